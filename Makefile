@@ -1,0 +1,42 @@
+# Every target creates .venv/ and installs the pinned dependencies (requirements.lock) when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAMPLE := .sample/epc
+DEST ?= sqlite:///data_processor.db
+
+.DEFAULT_GOAL := help
+
+$(BIN)/data-processor: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+venv: $(BIN)/data-processor ## Create .venv/ with the pinned dependencies
+
+$(SAMPLE): | $(BIN)/data-processor
+	$(BIN)/python -m data_processor.sample_data $(SAMPLE) --mb 20 --seed 1
+
+run: $(BIN)/data-processor $(SAMPLE) ## Load the EPC-like sample into SQLite (data_processor.db) and print the summary
+	$(BIN)/data-processor load --src $(SAMPLE) --glob '**/certificates.csv' --dest $(DEST) --table certificates --null-values 'NO DATA!'
+	$(BIN)/data-processor load --src $(SAMPLE) --glob '**/recommendations.csv' --dest $(DEST) --table recommendations
+	$(BIN)/data-processor status --dest $(DEST) --table certificates
+
+test: $(BIN)/data-processor ## Run the tests (real PostgreSQL, MariaDB and SQLite)
+	$(BIN)/python -m pytest -q
+
+bench: $(BIN)/data-processor ## Benchmark against psql \copy and pandas.to_sql (MB=200)
+	$(BIN)/python bench/benchmark.py --mb $(or $(MB),200)
+
+lock: ## Re-resolve requirements.in into requirements.lock
+	$(BIN)/uv pip compile --quiet requirements.in -o requirements.lock --python-version 3.11
+
+clean: ## Remove the virtualenv, the sample data and the demo database
+	rm -rf $(VENV) .sample data_processor.db data_processor.db.*.lock
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+.PHONY: venv run test bench lock clean help

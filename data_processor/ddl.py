@@ -1,0 +1,118 @@
+"""Create or evolve the target and rejects tables, once, before any file loads.
+
+A new table is created from the plan. An existing table keeps its columns; planned columns it lacks are added
+(``ALTER TABLE … ADD COLUMN``) and columns whose values no longer fit are widened (integer → bigint → decimal → text,
+date → timestamp). SQLite cannot change a column's type; its columns keep their declared type and, being
+dynamically typed, store the wider values as they are. Every column and every change is recorded in
+``data_processor_columns``. Alembic's operations emit the dialect-correct DDL.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+
+from . import ledger
+from .rejects import rejects_table
+from .types import FILE_ID_COLUMN, ColumnPlan, LoadPlan
+
+
+def target_table(plan: LoadPlan, writer: ModuleType, metadata: sa.MetaData | None = None) -> sa.Table:
+    """The SQLAlchemy table the plan describes, with the ``_file_id`` lineage column (indexed: replacing a file
+    deletes by it)."""
+    return sa.Table(
+        plan.table,
+        metadata or sa.MetaData(),
+        *(sa.Column(c.name, writer.CAPABILITIES.sql_type(c)) for c in plan.columns),
+        sa.Column(FILE_ID_COLUMN, sa.BigInteger, nullable=False, index=True),
+    )
+
+
+def existing_columns(engine: sa.Engine, table: str) -> dict[str, ColumnPlan] | None:
+    """The columns of an existing table as logical types, or None when there is no such table."""
+    inspector = sa.inspect(engine)
+    if not inspector.has_table(table):
+        return None
+    found = {}
+    for column in inspector.get_columns(table):
+        if column["name"] != FILE_ID_COLUMN:
+            found[column["name"]] = _logical(column["name"], column["type"])
+    return found
+
+
+def _logical(name: str, sql_type: sa.types.TypeEngine) -> ColumnPlan:
+    if isinstance(sql_type, sa.BigInteger):
+        return ColumnPlan(name, name, "bigint")
+    if isinstance(sql_type, sa.Integer):
+        return ColumnPlan(name, name, "integer")
+    if isinstance(sql_type, sa.Float):
+        return ColumnPlan(name, name, "double")
+    if isinstance(sql_type, sa.Numeric):
+        return ColumnPlan(name, name, "decimal", sql_type.precision, sql_type.scale)
+    if isinstance(sql_type, sa.DateTime):
+        return ColumnPlan(name, name, "timestamp")
+    if isinstance(sql_type, sa.Date):
+        return ColumnPlan(name, name, "date")
+    return ColumnPlan(name, name, "text")
+
+
+def apply(
+    engine: sa.Engine, plan: LoadPlan, writer: ModuleType, existing: dict[str, ColumnPlan] | None, first_file: str
+) -> list[str]:
+    """Make the database match the plan; returns one line per change, for the summary."""
+    metadata = sa.MetaData()
+    table = target_table(plan, writer, metadata)
+    changes: list[str] = []
+    with engine.begin() as conn:
+        if existing is None:
+            table.create(conn)
+            changes.append(f"created table {plan.table} with {len(plan.columns)} columns")
+        else:
+            operations = Operations(MigrationContext.configure(conn))
+            for column in plan.columns:
+                before = existing.get(column.name)
+                if before is None:
+                    operations.add_column(plan.table, sa.Column(column.name, writer.CAPABILITIES.sql_type(column)))
+                    changes.append(f"added column {column.name} ({column.describe()})")
+                elif before.describe() != column.describe() and writer.CAPABILITIES.name != "sqlite":
+                    new_type = writer.CAPABILITIES.sql_type(column)
+                    quoted = conn.dialect.identifier_preparer.quote(column.name)
+                    operations.alter_column(
+                        plan.table, column.name,
+                        type_=new_type,
+                        existing_type=writer.CAPABILITIES.sql_type(before),
+                        existing_nullable=True,
+                        postgresql_using=f"{quoted}::{new_type.compile(dialect=conn.dialect)}",
+                    )
+                    changes.append(f"widened column {column.name}: {before.describe()} → {column.describe()}")
+        rejects_table(metadata, plan.table).create(conn, checkfirst=True)
+        _record_columns(conn, plan, first_file)
+    return changes
+
+
+def _record_columns(conn: sa.Connection, plan: LoadPlan, first_file: str) -> None:
+    known = {
+        row.column_name: row.logical_type
+        for row in conn.execute(
+            sa.select(ledger.columns.c.column_name, ledger.columns.c.logical_type).where(
+                ledger.columns.c.table_name == plan.table
+            )
+        )
+    }
+    for column in plan.columns:
+        if column.name not in known:
+            conn.execute(
+                sa.insert(ledger.columns).values(
+                    table_name=plan.table, column_name=column.name, source_header=column.source,
+                    logical_type=column.describe(), first_file=first_file, added_at=ledger.now(),
+                )
+            )
+        elif known[column.name] != column.describe():
+            conn.execute(
+                sa.update(ledger.columns)
+                .where((ledger.columns.c.table_name == plan.table) & (ledger.columns.c.column_name == column.name))
+                .values(logical_type=column.describe())
+            )

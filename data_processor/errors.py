@@ -1,0 +1,89 @@
+"""Every error the engine raises on purpose.
+
+Each class keeps its inputs as attributes and builds one sentence from them, so the CLI can print it as the whole
+story (file, line, reason) and the flows can use it as a state message. Messages never contain secrets: database
+URLs are rendered with their password hidden before they reach an error.
+
+The CLI maps the branches to exit codes: ``UsageError`` and ``ConfigError`` → 2, a failed file → 1.
+"""
+
+from __future__ import annotations
+
+
+class DataProcessorError(Exception):
+    """Base of every expected error: the CLI prints its message, never a traceback."""
+
+    exit_code = 1
+
+
+# -- configuration and usage -------------------------------------------------------------------------------------
+
+
+class ConfigError(DataProcessorError, ValueError):
+    """The command line, the environment or a schema file asks for something impossible."""
+
+    exit_code = 2
+
+
+class NoFilesMatched(ConfigError):
+    """The glob matched no readable file: almost always a wrong folder or pattern."""
+
+    def __init__(self, src: str, pattern: str) -> None:
+        self.src, self.pattern = src, pattern
+        super().__init__(f"no file under {src!r} matches {pattern!r}")
+
+
+class TableLocked(ConfigError):
+    """Another run is loading the same table; two runs never interleave."""
+
+    def __init__(self, table: str, waited: float) -> None:
+        self.table, self.waited = table, waited
+        super().__init__(
+            f"another data-processor run is loading table {table!r} (waited {waited:.0f} s); "
+            "try again when it has finished, or raise --lock-timeout"
+        )
+
+
+# -- input -------------------------------------------------------------------------------------------------------
+
+
+class InputError(DataProcessorError):
+    """A file cannot be loaded as a whole (its rows are not the problem, the file is)."""
+
+    def __init__(self, file: str, reason: str, line: int | None = None) -> None:
+        self.file, self.reason, self.line = file, reason, line
+        where = f"{file}, line {line}" if line is not None else file
+        super().__init__(f"{where}: {reason}")
+
+
+class TooManyRejects(InputError):
+    """More bad rows than --max-bad-rows: the file fails whole and nothing of it is committed."""
+
+    def __init__(self, file: str, rejected: int, limit: int, first_reason: str) -> None:
+        self.rejected, self.limit = rejected, limit
+        super().__init__(file, f"{rejected} bad rows exceed --max-bad-rows {limit} (first: {first_reason})")
+
+
+class ReconciliationError(InputError):
+    """Rows read != rows loaded + rows rejected: something was lost, so nothing is committed."""
+
+    def __init__(self, file: str, read: int, loaded: int, rejected: int) -> None:
+        self.read, self.loaded, self.rejected = read, loaded, rejected
+        super().__init__(file, f"read {read} rows but loaded {loaded} + rejected {rejected}; nothing committed")
+
+
+# -- database ----------------------------------------------------------------------------------------------------
+
+
+class DatabaseError(DataProcessorError):
+    """The database refused or dropped us."""
+
+    exit_code = 2
+
+
+class TransientDatabaseError(DatabaseError):
+    """Worth retrying: connection lost, server restarting, deadlock, lock timeout."""
+
+
+class TerminalDatabaseError(DatabaseError):
+    """Retrying will not help: bad credentials, missing database, permission denied."""

@@ -1,0 +1,95 @@
+"""One pass over a file's bytes: its identity (size, sha256) and the facts that decide how to read it.
+
+Encoding rule, per file:
+
+- a byte-order mark decides (UTF-8, UTF-16);
+- else, if every byte sequence is valid UTF-8, the file is UTF-8;
+- else, if it has valid multi-byte UTF-8 sequences too, it is a UTF-8 file with a few corrupt bytes: it stays
+  UTF-8 and the rows holding the bad bytes are rejected (switching encoding would garble every ``£`` in it);
+- else it is cp1252 (what Excel on Windows writes); the five bytes cp1252 leaves undefined read as Latin-1, so
+  decoding never fails half-way through a file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+GZIP_MAGIC = b"\x1f\x8b"
+_BLOCK = 1 << 20
+_MULTIBYTE_UTF8 = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    size: int
+    sha256: str
+    compression: str | None
+    encoding: str
+    has_nul: bool
+    """A NUL byte anywhere: rows holding one are rejected (no database stores NUL in text)."""
+
+
+def sha256_of(path: Path) -> tuple[int, str]:
+    """Size and sha256 of the bytes on disk (compressed bytes for a .gz: that is the file's identity)."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while block := f.read(_BLOCK):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
+
+
+def is_gzip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == GZIP_MAGIC
+
+
+def open_raw(path: Path, compression: str | None):
+    """The file's content bytes, decompressed when needed (detected by magic bytes, never by name)."""
+    return gzip.open(path, "rb") if compression == "gzip" else open(path, "rb")
+
+
+def fingerprint(path: Path) -> Fingerprint:
+    compression = "gzip" if is_gzip(path) else None
+    size, sha = sha256_of(path)
+    encoding: str | None = None
+    has_nul = saw_multibyte = invalid_utf8 = False
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with open_raw(path, compression) as f:
+        first = True
+        while block := f.read(_BLOCK):
+            if first:
+                first = False
+                encoding = next((name for bom, name in _BOMS if block.startswith(bom)), None)
+                if encoding == "utf-16":
+                    return Fingerprint(size, sha, compression, encoding, has_nul=False)
+            has_nul = has_nul or b"\x00" in block
+            if block.isascii():
+                continue
+            saw_multibyte = saw_multibyte or _MULTIBYTE_UTF8.search(block) is not None
+            if not invalid_utf8:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    invalid_utf8 = True
+        if not invalid_utf8:
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                invalid_utf8 = True
+    if encoding is None:
+        encoding = "cp1252" if invalid_utf8 and not saw_multibyte else "utf-8"
+    return Fingerprint(size, sha, compression, encoding, has_nul)
+
+
+def _cp1252_or_latin1(error: UnicodeDecodeError) -> tuple[str, int]:
+    return error.object[error.start : error.end].decode("latin-1"), error.end
+
+
+codecs.register_error("cp1252-latin1", _cp1252_or_latin1)

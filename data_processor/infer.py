@@ -1,0 +1,215 @@
+"""Type inference by elimination, widening as a pure merge (vectorised with Arrow compute).
+
+Every column starts out able to be any type; each non-null value can only rule candidates out. Gathering
+(``observe``) and deciding (``decide``) are separate, and ``merge`` is associative, so per-file statistics gathered
+in parallel combine into one plan for all files. ``fits`` answers the same questions for validation at load time,
+so what the planner accepted the loader accepts.
+
+What a value must look like (anything else makes the column text):
+
+- integer: ``-12``, ``0``, ``+7``; never a leading zero (``007`` is a code and stays text); up to 18 digits,
+  wider ones are identifiers and stay text rather than become floats;
+- decimal: ``12.50``, ``-0.13``: kept exact (decimal(p, s), p ≤ 38);
+- double: exponent forms ``1.5e3`` (only when some value needs it);
+- date: ``YYYY-MM-DD``, a real calendar date; timestamp: a date or ``YYYY-MM-DD[ T]HH:MM:SS[.ffffff]``.
+  Day-first or month-first forms are ambiguous and stay text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .types import ColumnPlan, LogicalType
+
+INTEGER = r"^[+-]?(0|[1-9][0-9]*)$"
+DECIMAL = r"^[+-]?(0|[1-9][0-9]*)\.[0-9]+$"
+EXPONENT = r"^[+-]?(0|[1-9][0-9]*)(\.[0-9]+)?[eE][+-]?[0-9]{1,3}$"
+DATE = r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}$"
+TIMESTAMP = r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?$"
+
+MAX_BIGINT_DIGITS = 18
+MAX_INTEGER_DIGITS = 9
+MAX_DECIMAL_PRECISION = 38
+INT32 = (-(2**31), 2**31 - 1)
+
+
+@dataclass(frozen=True)
+class ColumnStats:
+    """What the values of one column allow. ``True`` flags mean "every value seen so far is one"."""
+
+    values: int = 0
+    integer: bool = True
+    number: bool = True
+    double: bool = True
+    date: bool = True
+    timestamp: bool = True
+    int_digits: int = 0
+    scale: int = 0
+    max_bytes: int = 0
+
+
+def merge(a: ColumnStats, b: ColumnStats) -> ColumnStats:
+    """Statistics of the union of two value sets (associative and commutative)."""
+    return ColumnStats(
+        values=a.values + b.values,
+        integer=a.integer and b.integer,
+        number=a.number and b.number,
+        double=a.double and b.double,
+        date=a.date and b.date,
+        timestamp=a.timestamp and b.timestamp,
+        int_digits=max(a.int_digits, b.int_digits),
+        scale=max(a.scale, b.scale),
+        max_bytes=max(a.max_bytes, b.max_bytes),
+    )
+
+
+def _all(mask: pa.Array) -> bool:
+    return bool(pc.all(mask).as_py())
+
+
+def _round_trips(text: pa.Array, fmt: str) -> pa.Array:
+    """True where ``text`` parses with ``fmt`` and formats back to itself: Arrow's strptime rolls 02-30 into March."""
+    parsed = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+    return pc.fill_null(pc.equal(pc.strftime(parsed, format=fmt), text), False)
+
+
+def _valid_dates(values: pa.Array) -> pa.Array:
+    return _round_trips(values, "%Y-%m-%d")
+
+
+def _valid_timestamps(values: pa.Array) -> pa.Array:
+    seconds = pc.replace_substring_regex(pc.replace_substring(values, "T", " "), r"\.[0-9]+$", "")
+    return _round_trips(seconds, "%Y-%m-%d %H:%M:%S")
+
+
+def _date_mask(values: pa.Array) -> pa.Array:
+    shaped = pc.match_substring_regex(values, DATE)
+    return pc.and_(shaped, _valid_dates(pc.if_else(shaped, values, "2000-01-01")))
+
+
+def _timestamp_mask(values: pa.Array) -> pa.Array:
+    shaped = pc.match_substring_regex(values, TIMESTAMP)
+    valid = _valid_timestamps(pc.if_else(shaped, values, "2000-01-01 00:00:00"))
+    return pc.or_(_date_mask(values), pc.and_(shaped, valid))
+
+
+def _digit_counts(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Digits before and after the point of each numeric string (sign not counted)."""
+    length = pc.utf8_length(values)
+    point = pc.find_substring(values, ".")
+    signed = pc.cast(pc.match_substring_regex(values, "^[+-]"), pa.int32())
+    has_point = pc.greater_equal(point, 0)
+    before = pc.subtract(pc.if_else(has_point, point, length), signed)
+    after = pc.if_else(has_point, pc.subtract(pc.subtract(length, point), 1), 0)
+    return before, after
+
+
+def observe(column: pa.Array, seen: ColumnStats = ColumnStats()) -> ColumnStats:
+    """``seen`` widened by one batch of a string column; tests only the candidates still alive."""
+    values = column.drop_null()
+    if len(values) == 0:
+        return seen
+    stats = replace(seen, values=seen.values + len(values))
+    stats = replace(stats, max_bytes=max(stats.max_bytes, int(pc.max(pc.binary_length(values)).as_py())))
+    if stats.number or stats.double:
+        is_int = pc.match_substring_regex(values, INTEGER)
+        integer = stats.integer and _all(is_int)
+        is_number = is_int if integer else pc.or_(is_int, pc.match_substring_regex(values, DECIMAL))
+        number = stats.number and (integer or _all(is_number))
+        double = stats.double and (number or _all(pc.or_(is_number, pc.match_substring_regex(values, EXPONENT))))
+        stats = replace(stats, integer=integer, number=number, double=double)
+        if number:
+            before, after = _digit_counts(values)
+            stats = replace(
+                stats,
+                int_digits=max(stats.int_digits, int(pc.max(before).as_py() or 0)),
+                scale=max(stats.scale, int(pc.max(after).as_py() or 0)),
+            )
+    else:
+        stats = replace(stats, integer=False)
+    if stats.date:
+        stats = replace(stats, date=_all(_date_mask(values)))
+    if stats.timestamp:
+        stats = replace(stats, timestamp=stats.date or _all(_timestamp_mask(values)))
+    return stats
+
+
+def decide(stats: ColumnStats) -> tuple[LogicalType, int | None, int | None]:
+    """The narrowest type that holds every value seen, as (type, precision, scale)."""
+    if stats.values == 0:
+        return "text", None, None
+    if stats.integer:
+        if stats.int_digits <= MAX_INTEGER_DIGITS:
+            return "integer", None, None
+        if stats.int_digits <= MAX_BIGINT_DIGITS:
+            return "bigint", None, None
+        return "text", None, None
+    if stats.number and stats.int_digits + stats.scale <= MAX_DECIMAL_PRECISION:
+        return "decimal", max(stats.int_digits + stats.scale, 1), stats.scale
+    if stats.double:
+        return "double", None, None
+    if stats.date:
+        return "date", None, None
+    if stats.timestamp:
+        return "timestamp", None, None
+    return "text", None, None
+
+
+_ORDER: dict[LogicalType, int] = {"integer": 0, "bigint": 1, "decimal": 2, "double": 3}
+
+
+def widen(a: ColumnPlan, b: ColumnPlan) -> ColumnPlan:
+    """The narrowest column type that holds the values of both (used for an existing table vs new files)."""
+    if a.type == b.type and a.type != "decimal":
+        return a
+    if a.type in _ORDER and b.type in _ORDER:
+        if "decimal" in (a.type, b.type) and "double" not in (a.type, b.type):
+            scale = max(a.scale or 0, b.scale or 0)
+            digits = max(_int_digits(a), _int_digits(b))
+            if digits + scale <= MAX_DECIMAL_PRECISION:
+                return replace(a, type="decimal", precision=max(digits + scale, 1), scale=scale)
+            return replace(a, type="text", precision=None, scale=None)
+        return a if _ORDER[a.type] >= _ORDER[b.type] else replace(a, type=b.type)
+    if {a.type, b.type} == {"date", "timestamp"}:
+        return replace(a, type="timestamp")
+    return replace(a, type="text", precision=None, scale=None)
+
+
+def _int_digits(column: ColumnPlan) -> int:
+    if column.type == "integer":
+        return 10
+    if column.type == "bigint":
+        return 19
+    return (column.precision or 0) - (column.scale or 0)
+
+
+def fits(values: pa.Array, column: ColumnPlan) -> pa.Array:
+    """Boolean mask: true where a string value is null or can be stored in ``column`` without loss."""
+    kind = column.type
+    if kind == "text":
+        return pc.scalar(True)
+    if kind in ("integer", "bigint"):
+        shaped = pc.and_(pc.match_substring_regex(values, INTEGER), pc.less_equal(pc.utf8_length(values), 19))
+        if kind == "integer":
+            number = pc.cast(pc.if_else(shaped, values, "0"), pa.int64())
+            shaped = pc.and_(shaped, pc.and_(pc.greater_equal(number, INT32[0]), pc.less_equal(number, INT32[1])))
+        ok = shaped
+    elif kind == "decimal":
+        ok = pc.or_(pc.match_substring_regex(values, INTEGER), pc.match_substring_regex(values, DECIMAL))
+        if column.precision:
+            before, after = _digit_counts(pc.if_else(ok, values, "0"))
+            scale = column.scale or 0
+            ok = pc.and_(ok, pc.and_(pc.less_equal(before, column.precision - scale), pc.less_equal(after, scale)))
+    elif kind == "double":
+        ok = pc.or_(
+            pc.or_(pc.match_substring_regex(values, INTEGER), pc.match_substring_regex(values, DECIMAL)),
+            pc.match_substring_regex(values, EXPONENT),
+        )
+    elif kind == "date":
+        ok = _date_mask(values)
+    else:
+        ok = _timestamp_mask(values)
+    return pc.or_kleene(pc.is_null(values), ok)

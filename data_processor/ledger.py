@@ -1,0 +1,131 @@
+"""The ledger: one row per (table, file) saying what of that file the table holds.
+
+A file's ledger row is updated in the same transaction as its rows, so the ledger can never claim rows the
+table does not hold. ``register`` only creates the row (to get the id stamped on every loaded row as
+``_file_id``); it never overwrites what a previous load recorded, so a crash leaves the old truth in place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from .types import FilePlan, LoadResult
+
+metadata = sa.MetaData()
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+files = sa.Table(
+    "data_processor_files",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("table_name", sa.String(128), nullable=False),
+    sa.Column("file_key", sa.String(512), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, comment="new, loaded or failed"),
+    sa.Column("size", sa.BigInteger),
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("encoding", sa.String(32)),
+    sa.Column("delimiter", sa.String(4)),
+    sa.Column("rows_read", sa.BigInteger),
+    sa.Column("rows_loaded", sa.BigInteger),
+    sa.Column("rows_rejected", sa.BigInteger),
+    sa.Column("seconds", sa.Float),
+    sa.Column("loaded_at", sa.DateTime),
+    sa.Column("attempted_at", sa.DateTime),
+    sa.Column("error", sa.Text),
+    sa.Column("run_id", sa.String(64)),
+    sa.UniqueConstraint("table_name", "file_key", name="uq_data_processor_files_table_file"),
+)
+
+columns = sa.Table(
+    "data_processor_columns",
+    metadata,
+    sa.Column("table_name", sa.String(128), primary_key=True),
+    sa.Column("column_name", sa.String(64), primary_key=True),
+    sa.Column("source_header", sa.Text, nullable=False),
+    sa.Column("logical_type", sa.String(32), nullable=False),
+    sa.Column("first_file", sa.String(512)),
+    sa.Column("added_at", sa.DateTime, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    status: str
+    size: int | None
+    sha256: str | None
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def ensure_tables(engine: sa.Engine) -> None:
+    metadata.create_all(engine, checkfirst=True)
+
+
+def entries(engine: sa.Engine, table: str) -> dict[str, Entry]:
+    """What the ledger knows of every file of ``table``, by key (empty before the first run)."""
+    if not sa.inspect(engine).has_table(files.name):
+        return {}
+    query = sa.select(files.c.file_key, files.c.id, files.c.status, files.c.size, files.c.sha256).where(
+        files.c.table_name == table
+    )
+    with engine.connect() as conn:
+        return {row.file_key: Entry(row.id, row.status, row.size, row.sha256) for row in conn.execute(query)}
+
+
+def register(engine: sa.Engine, table: str, key: str) -> int:
+    """The file's ledger id, creating its row (status ``new``) if this is its first load."""
+    where = (files.c.table_name == table) & (files.c.file_key == key)
+    with engine.begin() as conn:
+        found = conn.execute(sa.select(files.c.id).where(where)).scalar()
+        if found is not None:
+            conn.execute(sa.update(files).where(files.c.id == found).values(attempted_at=now()))
+            return int(found)
+        return int(
+            conn.execute(
+                sa.insert(files).values(table_name=table, file_key=key, status="new", attempted_at=now())
+            ).inserted_primary_key[0]
+        )
+
+
+def record_loaded(conn: sa.Connection, file_id: int, file: FilePlan, result: LoadResult, run_id: str) -> None:
+    """Inside the file's transaction: the ledger now describes exactly the rows just written."""
+    conn.execute(
+        sa.update(files)
+        .where(files.c.id == file_id)
+        .values(
+            status="loaded",
+            size=file.source.size,
+            sha256=file.sha256,
+            encoding=file.dialect.encoding,
+            delimiter=file.dialect.delimiter,
+            rows_read=result.rows_read,
+            rows_loaded=result.rows_loaded,
+            rows_rejected=result.rows_rejected,
+            seconds=round(result.seconds, 3),
+            loaded_at=now(),
+            error=None,
+            run_id=run_id,
+        )
+    )
+
+
+def record_failed(engine: sa.Engine, file_id: int, error: str, run_id: str) -> None:
+    """Mark the file failed; the counts and hash of what the table still holds (if anything) stay."""
+    with engine.begin() as conn:
+        conn.execute(sa.update(files).where(files.c.id == file_id).values(status="failed", error=error, run_id=run_id))
+
+
+def status_rows(engine: sa.Engine, table: str | None) -> list[sa.Row]:
+    if not sa.inspect(engine).has_table(files.name):
+        return []
+    query = sa.select(files).order_by(files.c.table_name, files.c.file_key)
+    if table:
+        query = query.where(files.c.table_name == table)
+    with engine.connect() as conn:
+        return list(conn.execute(query))

@@ -1,0 +1,147 @@
+"""Load one file, exactly once: its old rows out, its rows in, its rejects and its ledger row, in one transaction.
+
+If anything goes wrong before the commit (a crash, a kill, too many bad rows, counts that do not reconcile) the
+transaction rolls back and the table still holds exactly what it held before; the ledger still describes it.
+A batch the database refuses is bisected under savepoints until the refused rows are found, so one bad row
+costs a few extra bulk calls, never a row-by-row load of the file.
+"""
+
+from __future__ import annotations
+
+import time
+from types import ModuleType
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from . import ledger
+from .db import database_error
+from .ddl import target_table
+from .errors import DataProcessorError, ReconciliationError, TooManyRejects
+from .read import iter_batches, locate_rows
+from .rejects import insert as insert_rejects
+from .rejects import rejects_table
+from .types import FILE_ID_COLUMN, FilePlan, LoadPlan, LoadResult, Reject
+from .validate import check_batch
+from .writers import RowsRefused
+
+
+def load_file(
+    engine: sa.Engine, writer: ModuleType, plan: LoadPlan, file: FilePlan, run_id: str = "", check_types: bool = True
+) -> LoadResult:
+    """Load ``file`` into ``plan.table``; a failed file leaves the table untouched and says why."""
+    started = time.monotonic()
+    try:
+        file_id = ledger.register(engine, plan.table, file.source.key)
+    except sa.exc.DBAPIError as exc:
+        raise database_error(exc, engine, writer) from None
+    try:
+        with engine.begin() as conn:
+            result = _load_in_transaction(conn, writer, plan, file, file_id, started, check_types)
+            ledger.record_loaded(conn, file_id, file, result, run_id)
+        return result
+    except DataProcessorError as exc:
+        error = str(exc)
+    except sa.exc.DBAPIError as exc:
+        translated = database_error(exc, engine, writer)
+        if writer.is_transient(exc):
+            raise translated from None
+        error = f"{file.source.key}: {translated}"
+    except OSError as exc:
+        error = f"{file.source.key}: cannot read: {exc.strerror or exc}"
+    except pa.ArrowException as exc:
+        error = f"{file.source.key}: cannot parse as CSV: {exc}"
+    try:
+        ledger.record_failed(engine, file_id, error, run_id)
+    except sa.exc.DBAPIError:
+        pass  # the database is gone; the failure is still reported to the caller
+    return LoadResult(file.source.key, "failed", bytes=file.source.size, seconds=time.monotonic() - started, error=error)
+
+
+def _load_in_transaction(
+    conn: sa.Connection, writer: ModuleType, plan: LoadPlan, file: FilePlan, file_id: int, started: float,
+    check_types: bool,
+) -> LoadResult:
+    metadata = sa.MetaData()
+    table, rejects = target_table(plan, writer, metadata), rejects_table(metadata, plan.table)
+    conn.execute(sa.delete(table).where(table.c[FILE_ID_COLUMN] == file_id))
+    conn.execute(sa.delete(rejects).where(rejects.c[FILE_ID_COLUMN] == file_id))
+    columns = [*file.columns, FILE_ID_COLUMN]
+    ragged: list[tuple[str, str]] = []
+    bad_rows: dict[int, str] = {}
+    read = loaded = row_base = 0
+
+    def on_ragged(text: str, fields: int) -> None:
+        ragged.append((text, f"expected {len(file.columns)} fields, found {fields}"))
+
+    for batch in iter_batches(file.source.path, file.dialect, len(file.columns), plan.null_values, on_ragged):
+        read += batch.num_rows
+        checked = check_batch(batch, file, plan, check_types)
+        bad_rows.update((row_base + row, reason) for row, reason in checked.bad.items())
+        if checked.good.num_rows:
+            stamped = checked.good.append_column(FILE_ID_COLUMN, pa.array([file_id] * checked.good.num_rows, pa.int64()))
+            count, refused = write_isolating(conn, writer, table, columns, stamped)
+            loaded += count
+            bad_rows.update((row_base + int(checked.kept[row]), reason) for row, reason in refused)
+        row_base += batch.num_rows
+        _check_limit(file, plan, len(bad_rows) + len(ragged), bad_rows, ragged)
+    read += len(ragged)
+    found = _locate(file, bad_rows, ragged)
+    ledger_rows = len(found)
+    if found:
+        insert_rejects(conn, rejects, plan.table, file_id, file.source.key, found)
+    if read != loaded + ledger_rows:
+        raise ReconciliationError(file.source.key, read, loaded, ledger_rows)
+    return LoadResult(
+        file.source.key, "loaded", rows_read=read, rows_loaded=loaded, rows_rejected=ledger_rows,
+        bytes=file.source.size, seconds=time.monotonic() - started, rejects_sample=tuple(found[:5]),
+    )
+
+
+def write_isolating(
+    conn: sa.Connection, writer: ModuleType, table: sa.Table, columns: list[str], batch: pa.RecordBatch
+) -> tuple[int, list[tuple[int, str]]]:
+    """Write ``batch``; if the database refuses it, bisect under savepoints to find the refused rows.
+
+    Only a refusal of the data rolls back to the savepoint; any other error (a deadlock, a lost connection) has
+    already ended the transaction on the server and propagates as it is, so it can be retried whole.
+    """
+    savepoint = conn.begin_nested()
+    try:
+        count = writer.bulk_write(conn, table, columns, batch)
+    except RowsRefused as exc:
+        savepoint.rollback()
+        if batch.num_rows == 1:
+            return 0, [(0, f"refused by the database: {exc.reason}")]
+    else:
+        savepoint.commit()
+        return count, []
+    middle = batch.num_rows // 2
+    first_count, first_refused = write_isolating(conn, writer, table, columns, batch.slice(0, middle))
+    second_count, second_refused = write_isolating(conn, writer, table, columns, batch.slice(middle))
+    return first_count + second_count, first_refused + [(row + middle, r) for row, r in second_refused]
+
+
+def _check_limit(file: FilePlan, plan: LoadPlan, count: int, bad: dict[int, str], ragged: list) -> None:
+    if count > plan.max_bad_rows:
+        first = bad[min(bad)] if bad else ragged[0][1]
+        raise TooManyRejects(file.source.key, count, plan.max_bad_rows, first)
+
+
+def _locate(file: FilePlan, bad_rows: dict[int, str], ragged: list[tuple[str, str]]) -> list[Reject]:
+    """Rejects with their physical line and raw text (the slow path, only for files that have rejects)."""
+    if not bad_rows and not ragged:
+        return []
+    good_at, ragged_at = locate_rows(
+        file.source.path, file.dialect, len(file.columns), set(bad_rows), set(range(len(ragged)))
+    )
+    found = []
+    for index, (text, reason) in enumerate(ragged):
+        line, raw = ragged_at.get(index, (None, text))
+        found.append(Reject(line, raw, reason))
+    for row, reason in sorted(bad_rows.items()):
+        line, raw = good_at.get(row, (None, ""))
+        found.append(Reject(line, raw, reason))
+    found.sort(key=lambda r: (r.line is None, r.line or 0))
+    return found
+

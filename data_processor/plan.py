@@ -1,0 +1,139 @@
+"""Plan one schema for all files before any load.
+
+``scan_file`` (I/O, run in parallel) fingerprints a file, compares it with the ledger and, if it is new or changed,
+reads it whole to gather per-column statistics. ``build_plan`` (pure) merges the statistics of every scanned file,
+the columns of an existing table and an explicit schema file into one :class:`LoadPlan`. Because the scan reads
+every value, a value late in a file cannot surprise the load: the plan already fits it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import yaml
+
+from . import infer
+from .errors import ConfigError, InputError
+from .fingerprint import fingerprint
+from .ledger import Entry
+from .naming import column_names
+from .read import decode_utf8, iter_batches, read_header
+from .types import LOGICAL_TYPES, ColumnPlan, CsvDialect, FilePlan, LoadPlan, SourceFile
+
+NAME_BYTES = 63
+"""Column names are cut to PostgreSQL's limit on every database, so a folder maps to the same columns anywhere."""
+
+
+@dataclass(frozen=True)
+class FileScan:
+    plan: FilePlan
+    rows: int = 0
+    ragged: int = 0
+    stats: dict[str, infer.ColumnStats] = field(default_factory=dict)
+
+
+def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | None) -> FileScan:
+    """Fingerprint ``source``; unless the ledger says it is loaded unchanged, gather its column statistics."""
+    try:
+        found = fingerprint(source.path)
+    except OSError as exc:
+        raise InputError(source.key, f"cannot read: {exc.strerror or exc}") from None
+    source = replace(source, size=found.size)
+    dialect = CsvDialect(encoding=found.encoding, compression=found.compression)
+    unchanged = entry is not None and entry.status == "loaded" and (entry.size, entry.sha256) == (
+        found.size, found.sha256)
+    state = "unchanged" if unchanged else "changed" if entry is not None and entry.sha256 else "new"
+    if unchanged:
+        return FileScan(FilePlan(source, dialect, found.sha256, (), (), "unchanged", found.has_nul))
+    try:
+        delimiter, header = read_header(source.path, found.encoding, found.compression)
+    except (OSError, EOFError) as exc:
+        raise InputError(source.key, f"cannot read: {exc}") from None
+    if not header or not any(header):
+        raise InputError(source.key, "no header row (the file is empty or its first line is blank)", line=1)
+    dialect = replace(dialect, delimiter=delimiter)
+    names = column_names(header, NAME_BYTES)
+    file_plan = FilePlan(source, dialect, found.sha256, tuple(header), tuple(names), state, found.has_nul)
+    stats = [infer.ColumnStats()] * len(names)
+    rows = ragged = 0
+
+    def count_ragged(_text: str, _fields: int) -> None:
+        nonlocal ragged
+        ragged += 1
+
+    try:
+        for batch in iter_batches(source.path, dialect, len(names), null_values, on_ragged=count_ragged):
+            rows += batch.num_rows
+            for i, column in enumerate(batch.columns):
+                text, _bad = decode_utf8(column)
+                stats[i] = infer.observe(text, stats[i])
+    except Exception as exc:  # pyarrow reports parse failures as ArrowInvalid with the byte position
+        raise InputError(source.key, f"cannot parse as CSV: {exc}") from None
+    return FileScan(file_plan, rows, ragged, dict(zip(names, stats)))
+
+
+def build_plan(
+    table: str,
+    scans: list[FileScan],
+    existing: dict[str, ColumnPlan] | None = None,
+    overrides: dict[str, ColumnPlan] | None = None,
+    null_values: tuple[str, ...] = (),
+    max_bad_rows: int = 1000,
+) -> LoadPlan:
+    """One schema for every file: inferred, widened against an existing table, overridden by a schema file."""
+    merged: dict[str, infer.ColumnStats] = {}
+    sources: dict[str, str] = {}
+    for scan in scans:
+        for header, name in zip(scan.plan.header, scan.plan.columns):
+            sources.setdefault(name, header)
+            merged[name] = infer.merge(merged.get(name, infer.ColumnStats()), scan.stats.get(name, infer.ColumnStats()))
+    overrides = overrides or {}
+    unknown = sorted(set(overrides) - set(merged) - set(existing or {}))
+    if unknown:
+        raise ConfigError(f"the schema file names columns no file has: {', '.join(unknown)}")
+    columns = []
+    for name, stats in merged.items():
+        kind, precision, scale = infer.decide(stats)
+        column = ColumnPlan(name, sources[name], kind, precision, scale)
+        if name in overrides:
+            column = replace(overrides[name], name=name, source=sources[name])
+        elif existing and name in existing:
+            column = replace(infer.widen(existing[name], column), name=name, source=sources[name])
+        columns.append(column)
+    return LoadPlan(table, tuple(columns), tuple(s.plan for s in scans), tuple(null_values), max_bad_rows)
+
+
+_DECIMAL = re.compile(r"^decimal\((\d+)\s*,\s*(\d+)\)$")
+
+
+def read_schema_file(path: str | Path) -> dict[str, ColumnPlan]:
+    """``{column: type}`` from a YAML or JSON file: ``columns: {UPRN: bigint, TOTAL_FLOOR_AREA: decimal(10,2)}``.
+
+    Keys may be the original headers or column names; types are the logical types
+    (integer, bigint, decimal, decimal(p,s), double, date, timestamp, text).
+    """
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text()) if path.suffix != ".json" else json.loads(path.read_text())
+    except (OSError, yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"schema file {str(path)!r}: {exc}") from None
+    mapping = document.get("columns") if isinstance(document, dict) else None
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"schema file {str(path)!r}: expected a mapping 'columns: {{name: type}}'")
+    columns: dict[str, ColumnPlan] = {}
+    for header, type_name in mapping.items():
+        name = column_names([str(header)], NAME_BYTES)[0]
+        text = str(type_name).strip().lower().replace(" ", "")
+        match = _DECIMAL.match(text)
+        if match:
+            columns[name] = ColumnPlan(name, str(header), "decimal", int(match[1]), int(match[2]))
+        elif text in LOGICAL_TYPES:
+            columns[name] = ColumnPlan(name, str(header), text)  # type: ignore[arg-type]
+        else:
+            allowed = ", ".join(sorted(LOGICAL_TYPES))
+            raise ConfigError(f"schema file {str(path)!r}: column {header!r} has unknown type {type_name!r} ({allowed}, decimal(p,s))")
+    return columns
+

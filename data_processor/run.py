@@ -1,0 +1,221 @@
+"""A whole run without Prefect: discover → lock → scan (parallel) → plan → DDL → load (parallel) → summary.
+
+The CLI and the Prefect flows both call these functions; they hold no Prefect or terminal code. Worker processes
+are started with ``spawn`` (pyarrow's thread pools do not survive ``fork``) and open their own engine.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+
+from . import ddl, ledger
+from .db import check_connection, make_engine
+from .discover import Discovery, Problem, discover
+from .errors import ConfigError, DataProcessorError, NoFilesMatched, TransientDatabaseError
+from .load import load_file
+from .plan import FileScan, build_plan, read_schema_file, scan_file
+from .types import LoadPlan, LoadResult
+
+TRANSIENT_RETRIES = (2.0, 10.0, 30.0)
+"""Seconds to wait before each retry of a file whose load hit a transient database error."""
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """What to load where; the CLI's options and the flows' parameters, one for one."""
+
+    src: str
+    glob: str
+    dest: str
+    table: str
+    workers: int = 0
+    schema_file: str | None = None
+    max_bad_rows: int = 1000
+    null_values: tuple[str, ...] = ()
+    lock_timeout: float = 60.0
+    run_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.table or not self.table.strip():
+            raise ConfigError("a table name is required: --table NAME (or DEST_TABLE)")
+        if self.max_bad_rows < 0:
+            raise ConfigError("--max-bad-rows must be 0 or more")
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers if self.workers > 0 else (os.cpu_count() or 1)
+
+
+@dataclass
+class Prepared:
+    """Everything decided before the first row is written."""
+
+    plan: LoadPlan
+    scans: list[FileScan]
+    discovery: Discovery
+    failures: list[LoadResult] = field(default_factory=list)
+    """Files that could not even be scanned (unreadable, not CSV): they count as failed."""
+    changes: list[str] = field(default_factory=list)
+    existing: bool = False
+
+
+@dataclass
+class RunSummary:
+    table: str
+    results: list[LoadResult]
+    problems: list[Problem]
+    changes: list[str]
+    seconds: float
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(r.rows_loaded for r in self.results)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(r.rows_rejected for r in self.results)
+
+    @property
+    def bytes_loaded(self) -> int:
+        return sum(r.bytes for r in self.results if r.status == "loaded")
+
+    @property
+    def failed(self) -> list[LoadResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed or any(p.fatal for p in self.problems) else 0
+
+
+Progress = Callable[[str, object], None]
+"""``progress(event, payload)``: "scanned"/"loaded" with a FileScan/LoadResult, "planned" with the LoadPlan."""
+
+
+def _quiet(_event: str, _payload: object) -> None:
+    pass
+
+
+@lru_cache(maxsize=4)
+def _engine(url: str) -> tuple:
+    return make_engine(url)
+
+
+def prepare(options: LoadOptions, progress: Progress = _quiet, apply_ddl: bool = False) -> Prepared:
+    """Discover and scan every file and plan the schema; with ``apply_ddl`` also create or evolve the tables."""
+    found = discover(options.src, options.glob)
+    if not found.files and not any(p.fatal for p in found.problems):
+        raise NoFilesMatched(options.src, options.glob)
+    engine, writer = _engine(options.dest)
+    check_connection(engine, writer)
+    known = ledger.entries(engine, options.table)
+    overrides = read_schema_file(options.schema_file) if options.schema_file else None
+    scans, failures = [], []
+    jobs = [(f.key, (f, options.null_values, known.get(f.key))) for f in found.files]
+    for outcome in _map(scan_file, jobs, options.worker_count):
+        if isinstance(outcome, LoadResult):
+            failures.append(outcome)
+        else:
+            scans.append(outcome)
+        progress("scanned", outcome)
+    scans.sort(key=lambda s: s.plan.source.key)
+    existing = ddl.existing_columns(engine, options.table)
+    to_load = [s for s in scans if s.plan.state != "unchanged"]
+    plan = build_plan(options.table, scans if to_load else [], existing, overrides, options.null_values,
+                      options.max_bad_rows)
+    prepared = Prepared(plan, scans, found, failures, existing=existing is not None)
+    progress("planned", plan)
+    if apply_ddl and to_load:
+        ledger.ensure_tables(engine)
+        prepared.changes = ddl.apply(engine, plan, writer, existing, to_load[0].plan.source.key)
+    return prepared
+
+
+def load(options: LoadOptions, progress: Progress = _quiet) -> RunSummary:
+    """Load every new or changed file; unchanged files are skipped. Never raises for a bad file: it is reported."""
+    started = time.monotonic()
+    options = options if options.run_id else _with_run_id(options)
+    engine, writer = _engine(options.dest)
+    check_connection(engine, writer)
+    ledger.ensure_tables(engine)
+    with writer.table_lock(engine, options.table, options.lock_timeout):
+        prepared = prepare(options, progress, apply_ddl=True)
+        results = list(prepared.failures)
+        for failure in prepared.failures:
+            progress("loaded", failure)
+        pending = []
+        for scan in prepared.scans:
+            if scan.plan.state == "unchanged":
+                skipped = LoadResult(scan.plan.source.key, "skipped", bytes=scan.plan.source.size)
+                results.append(skipped)
+                progress("loaded", skipped)
+            else:
+                pending.append(scan.plan)
+        plan = prepared.plan
+        workers = min(options.worker_count, writer.CAPABILITIES.parallel_writers or options.worker_count)
+        jobs = [(file.source.key, (options.dest, plan, file, options.run_id)) for file in pending]
+        for outcome in _map(load_one, jobs, workers):
+            results.append(outcome)
+            progress("loaded", outcome)
+    results.sort(key=lambda r: r.key)
+    return RunSummary(options.table, results, prepared.discovery.problems, prepared.changes,
+                      time.monotonic() - started)
+
+
+def load_one(dest: str, plan: LoadPlan, file, run_id: str = "") -> LoadResult:  # noqa: ANN001
+    """Load one planned file, retrying transient database errors (each attempt is atomic, so retries are safe)."""
+    engine, writer = _engine(dest)
+    for attempt, pause in enumerate((*TRANSIENT_RETRIES, None)):
+        try:
+            return load_file(engine, writer, plan, file, run_id)
+        except TransientDatabaseError as exc:
+            if pause is None:
+                return LoadResult(file.source.key, "failed", bytes=file.source.size, error=str(exc))
+            time.sleep(pause)
+            engine.dispose()
+    raise AssertionError("unreachable")
+
+
+def _with_run_id(options: LoadOptions) -> LoadOptions:
+    return replace(options, run_id=uuid.uuid4().hex[:16])
+
+
+def _call(function: Callable, key: str, args: tuple):  # noqa: ANN202
+    """Run ``function`` in a worker; an expected error comes back as a failed result instead of an exception."""
+    try:
+        return function(*args)
+    except DataProcessorError as exc:
+        return LoadResult(key, "failed", error=str(exc))
+
+
+def _map(function: Callable, jobs: list[tuple[str, tuple]], workers: int) -> Iterator:
+    """``function(*job)`` for every job, in-process for one worker, else over spawned processes; as completed."""
+    if workers <= 1 or len(jobs) <= 1:
+        for key, args in jobs:
+            yield _call(function, key, args)
+        return
+    with _pool(min(workers, len(jobs))) as pool:
+        futures = [pool.submit(_call, function, key, args) for key, args in jobs]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+@contextmanager
+def _pool(workers: int) -> Iterator[Executor]:
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+

@@ -1,0 +1,105 @@
+"""The vocabulary passed between stages: closed sets as Literals, records as frozen dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, get_args
+
+LogicalType = Literal["integer", "bigint", "decimal", "double", "date", "timestamp", "text"]
+LOGICAL_TYPES: frozenset[str] = frozenset(get_args(LogicalType))
+
+FileState = Literal["new", "changed", "unchanged"]
+"""What the ledger says about a file before a run."""
+
+LoadStatus = Literal["loaded", "skipped", "failed"]
+"""How one file ended in a run."""
+
+FILE_ID_COLUMN = "_file_id"
+"""Lineage column on every loaded row: the ledger id of the file it came from."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file the glob matched. ``key`` (path relative to the source folder) identifies it across runs and machines."""
+
+    path: Path
+    key: str
+    size: int
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """How to read a file: found by sniffing, recorded in the ledger."""
+
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    compression: str | None = None
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """One table column: where it comes from and what it holds."""
+
+    name: str
+    source: str
+    type: LogicalType
+    precision: int | None = None
+    scale: int | None = None
+
+    def describe(self) -> str:
+        if self.type == "decimal" and self.precision:
+            return f"decimal({self.precision},{self.scale or 0})"
+        return self.type
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    """What the planning scan learned about one file."""
+
+    source: SourceFile
+    dialect: CsvDialect
+    sha256: str
+    header: tuple[str, ...]
+    columns: tuple[str, ...]
+    """Table column for each header position (same length as header)."""
+    state: FileState = "new"
+    has_nul: bool = False
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """Everything a worker needs to load any file: decided once, before any load."""
+
+    table: str
+    columns: tuple[ColumnPlan, ...]
+    files: tuple[FilePlan, ...]
+    null_values: tuple[str, ...] = ()
+    max_bad_rows: int = 1000
+
+    def column(self, name: str) -> ColumnPlan:
+        return next(c for c in self.columns if c.name == name)
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A row that did not load, and why. ``line`` is the physical line the row starts on (header = line 1)."""
+
+    line: int | None
+    raw: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """How one file ended. rows_read == rows_loaded + rows_rejected for every loaded file."""
+
+    key: str
+    status: LoadStatus
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    rejects_sample: tuple[Reject, ...] = field(default=())

@@ -1,0 +1,72 @@
+"""One module per database, all with the same small surface; the only place that knows dialects apart.
+
+Each writer module provides:
+
+- ``CAPABILITIES``: a :class:`Capabilities` (type names, identifier limit, how many files may load at once);
+- ``configure_engine(engine)``: driver settings the bulk path needs;
+- ``bulk_write(conn, table, columns, batch) -> int``: the database's bulk path inside the caller's transaction;
+  it raises :class:`RowsRefused` when the database refuses the data (then the caller bisects the batch);
+- ``table_lock(engine, table, timeout)``: a context manager that keeps two runs off one table;
+- ``is_transient(exc) -> bool``: whether a driver error is worth retrying.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from types import ModuleType
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import sqlalchemy as sa
+
+from ..errors import ConfigError
+from ..types import ColumnPlan, LogicalType
+
+
+class RowsRefused(Exception):
+    """The database refused (some of) a batch's values; ``reason`` is its own words."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    name: str
+    type_names: dict[LogicalType, sa.types.TypeEngine] = field(repr=False)
+    max_identifier_bytes: int | None = 63
+    parallel_writers: int | None = None
+    """How many files may load at once (None: as many as --workers); SQLite has one writer."""
+
+    def sql_type(self, column: ColumnPlan) -> sa.types.TypeEngine:
+        if column.type == "decimal" and column.precision:
+            return sa.Numeric(column.precision, column.scale or 0)
+        return self.type_names[column.type]
+
+
+def csv_bytes(batch: pa.RecordBatch, null_string: str = "", delimiter: str = ",") -> bytes:
+    """A batch as CSV without header: every string quoted, nulls bare (so null and empty differ)."""
+    out = io.BytesIO()
+    options = pa_csv.WriteOptions(include_header=False, null_string=null_string, delimiter=delimiter)
+    pa_csv.write_csv(batch, out, options)
+    return out.getvalue()
+
+
+def quoted_columns(conn: sa.Connection, columns: list[str]) -> str:
+    preparer = conn.dialect.identifier_preparer
+    return ", ".join(preparer.quote(c) for c in columns)
+
+
+def writer_for(dialect_name: str) -> ModuleType:
+    """The writer module for an SQLAlchemy dialect name."""
+    from . import mysql, postgres, sqlite
+
+    writers = {"postgresql": postgres, "mysql": mysql, "mariadb": mysql, "sqlite": sqlite}
+    try:
+        return writers[dialect_name]
+    except KeyError:
+        raise ConfigError(
+            f"no bulk writer for database {dialect_name!r}; supported: postgresql, mysql/mariadb, sqlite"
+        ) from None
