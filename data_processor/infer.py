@@ -167,6 +167,8 @@ def widen(a: ColumnPlan, b: ColumnPlan) -> ColumnPlan:
         return a
     if a.type in _ORDER and b.type in _ORDER:
         if "decimal" in (a.type, b.type) and "double" not in (a.type, b.type):
+            if any(c.type == "decimal" and not c.precision for c in (a, b)):
+                return replace(a, type="decimal", precision=None, scale=None)  # unbounded already holds it
             scale = max(a.scale or 0, b.scale or 0)
             digits = max(_int_digits(a), _int_digits(b))
             if digits + scale <= MAX_DECIMAL_PRECISION:

@@ -24,6 +24,9 @@ from .load import load_file
 from .plan import FileScan, build_plan, read_schema_file, scan_file
 from .types import LoadPlan, LoadResult
 
+PARALLEL_MIN_BYTES = 32 << 20
+"""Below this much input, worker processes cost more to start (about a second each) than they save."""
+
 TRANSIENT_RETRIES = (2.0, 10.0, 30.0)
 """Seconds to wait before each retry of a file whose load hit a transient database error."""
 
@@ -114,16 +117,27 @@ def _engine(url: str) -> tuple:
 
 def prepare(options: LoadOptions, progress: Progress = _quiet, apply_ddl: bool = False) -> Prepared:
     """Discover and scan every file and plan the schema; with ``apply_ddl`` also create or evolve the tables."""
+    found = _discover(options)
+    with _workers(options.worker_count, found.files) as pool:
+        return _prepare(options, found, pool, progress, apply_ddl)
+
+
+def _discover(options: LoadOptions) -> Discovery:
     found = discover(options.src, options.glob)
     if not found.files and not any(p.fatal for p in found.problems):
         raise NoFilesMatched(options.src, options.glob)
+    return found
+
+
+def _prepare(options: LoadOptions, found: Discovery, pool: Executor | None, progress: Progress,
+             apply_ddl: bool) -> Prepared:
     engine, writer = _engine(options.dest)
     check_connection(engine, writer)
     known = ledger.entries(engine, options.table)
     overrides = read_schema_file(options.schema_file) if options.schema_file else None
     scans, failures = [], []
     jobs = [(f.key, (f, options.null_values, known.get(f.key))) for f in found.files]
-    for outcome in _map(scan_file, jobs, options.worker_count):
+    for outcome in _map(scan_file, jobs, pool):
         if isinstance(outcome, LoadResult):
             failures.append(outcome)
         else:
@@ -149,8 +163,11 @@ def load(options: LoadOptions, progress: Progress = _quiet) -> RunSummary:
     engine, writer = _engine(options.dest)
     check_connection(engine, writer)
     ledger.ensure_tables(engine)
-    with writer.table_lock(engine, options.table, options.lock_timeout):
-        prepared = prepare(options, progress, apply_ddl=True)
+    found = _discover(options)
+    parallel = min(options.worker_count, writer.CAPABILITIES.parallel_writers or options.worker_count)
+    with writer.table_lock(engine, options.table, options.lock_timeout), \
+            _workers(options.worker_count, found.files) as pool:
+        prepared = _prepare(options, found, pool, progress, apply_ddl=True)
         results = list(prepared.failures)
         for failure in prepared.failures:
             progress("loaded", failure)
@@ -162,10 +179,9 @@ def load(options: LoadOptions, progress: Progress = _quiet) -> RunSummary:
                 progress("loaded", skipped)
             else:
                 pending.append(scan.plan)
-        plan = prepared.plan
-        workers = min(options.worker_count, writer.CAPABILITIES.parallel_writers or options.worker_count)
-        jobs = [(file.source.key, (options.dest, plan, file, options.run_id)) for file in pending]
-        for outcome in _map(load_one, jobs, workers):
+        jobs = [(file.source.key, (options.dest, prepared.plan, file, options.run_id)) for file in pending]
+        load_pool = pool if parallel > 1 else None
+        for outcome in _map(load_one, jobs, load_pool):
             results.append(outcome)
             progress("loaded", outcome)
     results.sort(key=lambda r: r.key)
@@ -199,23 +215,25 @@ def _call(function: Callable, key: str, args: tuple):  # noqa: ANN202
         return LoadResult(key, "failed", error=str(exc))
 
 
-def _map(function: Callable, jobs: list[tuple[str, tuple]], workers: int) -> Iterator:
-    """``function(*job)`` for every job, in-process for one worker, else over spawned processes; as completed."""
-    if workers <= 1 or len(jobs) <= 1:
+def _map(function: Callable, jobs: list[tuple[str, tuple]], pool: Executor | None) -> Iterator:
+    """``function(*job)`` for every job, in this process or over the pool's processes; yielded as they finish."""
+    if pool is None or len(jobs) <= 1:
         for key, args in jobs:
             yield _call(function, key, args)
         return
-    with _pool(min(workers, len(jobs))) as pool:
-        futures = [pool.submit(_call, function, key, args) for key, args in jobs]
-        for future in as_completed(futures):
-            yield future.result()
+    futures = [pool.submit(_call, function, key, args) for key, args in jobs]
+    for future in as_completed(futures):
+        yield future.result()
 
 
 @contextmanager
-def _pool(workers: int) -> Iterator[Executor]:
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+def _workers(count: int, files: list) -> Iterator[Executor | None]:
+    """One process pool for the whole run, or None when one process is as fast (one worker, little data)."""
+    if count <= 1 or len(files) <= 1 or sum(f.size for f in files) < PARALLEL_MIN_BYTES:
+        yield None
+        return
+    pool = ProcessPoolExecutor(min(count, len(files)), mp_context=multiprocessing.get_context("spawn"))
     try:
         yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-

@@ -1,0 +1,106 @@
+"""Fixtures by concern: real databases (one unique table per test), CSV folders, running the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from data_processor.db import make_engine
+from data_processor.run import LoadOptions, load
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+MARIADB_URL = os.environ.get("TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test")
+
+
+@dataclass
+class Database:
+    """A real database and a table name no other test uses."""
+
+    name: str
+    url: str
+    table: str
+    engine: sa.Engine
+
+    def rows(self, query: str, **params) -> list[tuple]:
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(query), params)]
+
+    def scalar(self, query: str, **params):
+        with self.engine.connect() as conn:
+            return conn.execute(sa.text(query), params).scalar()
+
+    def count(self, table: str | None = None) -> int:
+        return self.scalar(f'SELECT COUNT(*) FROM {self.q(table or self.table)}')
+
+    def q(self, name: str) -> str:
+        return self.engine.dialect.identifier_preparer.quote(name)
+
+    def load(self, src: Path, glob: str = "**/*.csv", **kwargs):
+        return load(LoadOptions(src=str(src), glob=glob, dest=self.url, table=self.table, **kwargs))
+
+
+def _database(name: str, url: str, tmp_path: Path):
+    table = f"t_{uuid.uuid4().hex[:10]}"
+    engine, _ = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:  # the suite needs the real servers; say so plainly
+        pytest.fail(f"{name} is not reachable at {url}: {exc.orig}")
+    db = Database(name, url, table, engine)
+    yield db
+    with engine.begin() as conn:
+        for t in (table, f"{table}_rejects"):
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {db.q(t)}"))
+        inspector = sa.inspect(conn)
+        for t in ("data_processor_files", "data_processor_columns"):
+            if inspector.has_table(t):
+                conn.execute(sa.text(f"DELETE FROM {t} WHERE table_name = :t"), {"t": table})
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
+def db(request, tmp_path):
+    """The same test against every database we support."""
+    urls = {"sqlite": f"sqlite:///{tmp_path}/test.db", "postgres": POSTGRES_URL, "mariadb": MARIADB_URL}
+    yield from _database(request.param, urls[request.param], tmp_path)
+
+
+@pytest.fixture
+def pg(tmp_path):
+    yield from _database("postgres", POSTGRES_URL, tmp_path)
+
+
+@pytest.fixture
+def sqlite_db(tmp_path):
+    yield from _database("sqlite", f"sqlite:///{tmp_path}/test.db", tmp_path)
+
+
+@pytest.fixture
+def src(tmp_path) -> Path:
+    folder = tmp_path / "src"
+    folder.mkdir()
+    return folder
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        content = content.encode()
+    path.write_bytes(content)
+    return path
+
+
+def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the real command line in a new process, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "data_processor", *args],
+        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+    )

@@ -1,0 +1,161 @@
+"""The guarantees, proven against SQLite, PostgreSQL and MariaDB alike (one contract, three writers)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import write
+
+CERTS = (
+    "LMK_KEY,POSTCODE,CURRENT_ENERGY_EFFICIENCY,TOTAL_FLOOR_AREA,INSPECTION_DATE,SECONDHEAT_DESCRIPTION,"
+    "WALLS_ENERGY_EFF,UPRN\n"
+    "89931970062019053113040836250130,TS24 8AB,72,84.5,2019-05-31,None,N/A,100110000001\n"
+    "89931970062019053113040836250131,01234,,101.25,2020-02-29,Room heaters,Good,\n"
+    '89931970062019053113040836250132,CF10 1AA,55,60,2021-12-31,"Boiler, mains gas",Poor,100110000003\n'
+)
+
+
+def test_loads_values_exactly(db, src):
+    write(src / "a" / "certificates.csv", CERTS)
+    summary = db.load(src)
+    assert summary.exit_code == 0, summary.failed
+    assert db.count() == 3
+    rows = db.rows(
+        f"SELECT lmk_key, postcode, current_energy_efficiency, inspection_date, secondheat_description, "
+        f"walls_energy_eff, uprn FROM {db.q(db.table)} ORDER BY lmk_key"
+    )
+    assert [r[1] for r in rows] == ["TS24 8AB", "01234", "CF10 1AA"]  # leading zero kept
+    assert [r[2] for r in rows] == [72, None, 55]  # integers with a blank stay integers
+    assert all(isinstance(r[2], int) for r in rows if r[2] is not None)
+    assert rows[0][4] == "None" and rows[0][5] == "N/A"  # literals are data
+    assert [r[6] for r in rows] == [100110000001, None, 100110000003]  # 12 digits: bigint, not float
+    assert rows[0][0] == "89931970062019053113040836250130"
+    assert rows[2][4] == "Boiler, mains gas"
+
+
+def test_rerun_loads_nothing_twice(db, src):
+    write(src / "certificates.csv", CERTS)
+    first = db.load(src)
+    second = db.load(src)
+    assert first.count("loaded") == 1 and second.count("skipped") == 1 and second.count("loaded") == 0
+    assert db.count() == 3
+
+
+def test_changed_file_replaces_only_its_rows(db, src):
+    write(src / "a" / "certificates.csv", CERTS)
+    write(src / "b" / "certificates.csv", CERTS.replace("8913", "7713"))
+    assert db.load(src).exit_code == 0
+    assert db.count() == 6
+    lines = CERTS.splitlines()
+    write(src / "a" / "certificates.csv", "\n".join(lines[:2]) + "\n")  # a shrinks to one row
+    summary = db.load(src)
+    assert (summary.count("loaded"), summary.count("skipped")) == (1, 1)
+    assert db.count() == 4
+    ledger = db.rows("SELECT file_key, rows_loaded, status FROM data_processor_files WHERE table_name = :t "
+                     "ORDER BY file_key", t=db.table)
+    assert ledger == [("a/certificates.csv", 1, "loaded"), ("b/certificates.csv", 3, "loaded")]
+
+
+def test_bad_rows_go_to_rejects_with_line_and_reason(db, src):
+    text = (
+        "id,name,when\n"
+        "1,ok,2020-01-01\n"
+        "2,too,many,fields\n"
+        '3,"multi\nline",2020-01-03\n'
+        "4,short\n"
+        "\n"
+        "5,last,2020-01-05\n"
+    )
+    write(src / "x.csv", text)
+    summary = db.load(src)
+    result = summary.results[0]
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (5, 3, 2)
+    rejects = db.rows(f"SELECT file_key, line, raw_text, reason FROM {db.q(db.table + '_rejects')} ORDER BY line")
+    assert rejects == [
+        ("x.csv", 3, "2,too,many,fields", "expected 3 fields, found 4"),
+        ("x.csv", 6, "4,short", "expected 3 fields, found 2"),
+    ]
+
+
+def test_value_that_does_not_fit_an_explicit_schema_is_rejected(db, src, tmp_path):
+    write(src / "x.csv", "id,amount\n1,10\n2,twelve\n3,30\n4,99999999999\n")
+    schema = write(tmp_path / "schema.yaml", "columns:\n  id: integer\n  amount: integer\n")
+    summary = db.load(src, schema_file=str(schema))
+    assert summary.results[0].rows_loaded == 2 and summary.results[0].rows_rejected == 2
+    rejects = db.rows(f"SELECT line, raw_text, reason FROM {db.q(db.table + '_rejects')} ORDER BY line")
+    assert [r[:2] for r in rejects] == [(3, "2,twelve"), (5, "4,99999999999")]
+    assert "'twelve' is not a valid integer" in rejects[0][2]
+
+
+def test_too_many_bad_rows_fail_the_file_whole(db, src):
+    write(src / "good.csv", "id,v\n1,a\n")
+    write(src / "bad.csv", "id,v\n1,a\n2\n3\n4\n")
+    summary = db.load(src, max_bad_rows=2)
+    assert summary.exit_code == 1
+    [failed] = summary.failed
+    assert failed.key == "bad.csv" and "3 bad rows exceed --max-bad-rows 2" in failed.error
+    assert db.count() == 1  # only good.csv; nothing of bad.csv
+    assert db.scalar("SELECT status FROM data_processor_files WHERE file_key = 'bad.csv' AND table_name = :t",
+                     t=db.table) == "failed"
+
+
+def test_cp1252_file_among_utf8_files(db, src):
+    write(src / "utf8.csv", "id,cost\n1,£100 - £350\n")
+    write(src / "cp1252.csv", "id,cost\n2,£500 - £1,500\n".replace("£500 - £1,500", '"£500 - £1,500"').encode("cp1252"))
+    assert db.load(src).exit_code == 0
+    assert sorted(r[0] for r in db.rows(f"SELECT cost FROM {db.q(db.table)}")) == ["£100 - £350", "£500 - £1,500"]
+    assert db.rows("SELECT file_key, encoding FROM data_processor_files WHERE table_name = :t ORDER BY file_key",
+                   t=db.table) == [("cp1252.csv", "cp1252"), ("utf8.csv", "utf-8")]
+
+
+def test_utf8_file_with_a_corrupt_byte_rejects_only_that_row(db, src):
+    write(src / "x.csv", "id,text\n1,0.13 W/m²K\n".encode() + b"2,bad \xff byte\n" + "3,£5\n".encode())
+    result = db.load(src).results[0]
+    assert (result.rows_loaded, result.rows_rejected) == (2, 1)
+    assert db.scalar(f"SELECT line FROM {db.q(db.table + '_rejects')}") == 3
+
+
+def test_awkward_headers(db, src):
+    long_a, long_b = "A" * 70 + " current", "A" * 70 + " potential"
+    write(src / "x.csv", f"select,Order,order,,{long_a},{long_b},2nd\n1,2,3,4,5,6,7\n")
+    assert db.load(src).exit_code == 0
+    columns = [r[0] for r in db.rows(
+        "SELECT column_name FROM data_processor_columns WHERE table_name = :t ORDER BY column_name", t=db.table)]
+    assert {"select", "order", "order_2", "column_4", "c_2nd"} <= set(columns)
+    assert len(columns) == 7 and all(len(c) <= 63 for c in columns)
+
+
+def test_new_column_in_a_later_file_is_added(db, src):
+    write(src / "a.csv", "id,name\n1,x\n")
+    assert db.load(src).exit_code == 0
+    write(src / "b.csv", "id,name,extra\n2,y,new\n")
+    summary = db.load(src)
+    assert "added column extra (text)" in summary.changes
+    assert db.rows(f"SELECT id, extra FROM {db.q(db.table)} ORDER BY id") == [(1, None), (2, "new")]
+
+
+def test_semicolon_tab_crlf_gzip_and_bom(db, src):
+    import gzip
+
+    write(src / "semi.csv", "id;name\r\n1;a\r\n")
+    write(src / "tab.csv", "\ufeffid\tname\n2\tb\n")
+    write(src / "cr.csv", "id,name\r3,c\r")
+    write(src / "zipped.csv", gzip.compress(b"id,name\n4,d\n"))
+    summary = db.load(src)
+    assert summary.exit_code == 0, summary.failed
+    assert db.rows(f"SELECT id, name FROM {db.q(db.table)} ORDER BY id") == [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
+
+
+def test_null_values_option(db, src):
+    write(src / "x.csv", "id,rating\n1,NO DATA!\n2,B\n")
+    db.load(src, null_values=("NO DATA!",))
+    assert db.rows(f"SELECT rating FROM {db.q(db.table)} ORDER BY id") == [(None,), ("B",)]
+
+
+@pytest.mark.parametrize("workers", [2])
+def test_parallel_files(db, src, workers, monkeypatch):
+    monkeypatch.setattr("data_processor.run.PARALLEL_MIN_BYTES", 0)  # real worker processes, even for tiny files
+    for i in range(6):
+        write(src / f"f{i}.csv", "id,v\n" + "".join(f"{i * 100 + j},{j}\n" for j in range(50)))
+    summary = db.load(src, workers=workers)
+    assert summary.count("loaded") == 6 and db.count() == 300
