@@ -84,7 +84,8 @@ def _load_in_transaction(
             loaded += count
             bad_rows.update((row_base + int(checked.kept[row]), reason) for row, reason in refused)
         row_base += batch.num_rows
-        _check_limit(file, plan, len(bad_rows) + len(ragged), bad_rows, ragged)
+        _check_limit(file, plan, bad_rows, ragged)
+    _check_limit(file, plan, bad_rows, ragged)  # a file of nothing but ragged rows yields no batch at all
     read += len(ragged)
     found = _locate(file, bad_rows, ragged)
     ledger_rows = len(found)
@@ -122,7 +123,8 @@ def write_isolating(
     return first_count + second_count, first_refused + [(row + middle, r) for row, r in second_refused]
 
 
-def _check_limit(file: FilePlan, plan: LoadPlan, count: int, bad: dict[int, str], ragged: list) -> None:
+def _check_limit(file: FilePlan, plan: LoadPlan, bad: dict[int, str], ragged: list) -> None:
+    count = len(bad) + len(ragged)
     if count > plan.max_bad_rows:
         first = bad[min(bad)] if bad else ragged[0][1]
         raise TooManyRejects(file.source.key, count, plan.max_bad_rows, first)

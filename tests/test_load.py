@@ -159,3 +159,19 @@ def test_parallel_files(db, src, workers, monkeypatch):
         write(src / f"f{i}.csv", "id,v\n" + "".join(f"{i * 100 + j},{j}\n" for j in range(50)))
     summary = db.load(src, workers=workers)
     assert summary.count("loaded") == 6 and db.count() == 300
+
+
+def test_rows_the_database_refuses_are_isolated_by_bisection(db, src):
+    """A constraint the planner cannot know of: the batch is bisected, only the refused rows are rejected."""
+    import sqlalchemy as sa
+
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE TABLE {db.q(db.table)} (id INTEGER, v INTEGER CHECK (v < 100), "
+                             f"_file_id BIGINT NOT NULL)"))
+    rows = "".join(f"{i},{500 if i in (7, 40) else i}\n" for i in range(1, 61))
+    write(src / "x.csv", "id,v\n" + rows)
+    result = db.load(src).results[0]
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (60, 58, 2)
+    rejects = db.rows(f"SELECT line, raw_text, reason FROM {db.q(db.table + '_rejects')} ORDER BY line")
+    assert [r[:2] for r in rejects] == [(8, "7,500"), (41, "40,500")]
+    assert all("refused by the database" in r[2] for r in rejects)
