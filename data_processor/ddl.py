@@ -27,8 +27,14 @@ def target_table(plan: LoadPlan, writer: ModuleType, metadata: sa.MetaData | Non
         plan.table,
         metadata or sa.MetaData(),
         *(sa.Column(c.name, writer.CAPABILITIES.sql_type(c)) for c in plan.columns),
-        sa.Column(FILE_ID_COLUMN, sa.BigInteger, nullable=False, index=True),
+        _file_id_column(writer),
     )
+
+
+def _file_id_column(writer: ModuleType) -> sa.Column:
+    default = writer.CAPABILITIES.file_id_default
+    return sa.Column(FILE_ID_COLUMN, sa.BigInteger, nullable=False, index=True,
+                     server_default=sa.text(default) if default else None)
 
 
 def existing_columns(engine: sa.Engine, table: str) -> dict[str, ColumnPlan] | None:

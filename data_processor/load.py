@@ -27,7 +27,7 @@ from .writers import RowsRefused
 
 
 def load_file(
-    engine: sa.Engine, writer: ModuleType, plan: LoadPlan, file: FilePlan, run_id: str = "", check_types: bool = True
+    engine: sa.Engine, writer: ModuleType, plan: LoadPlan, file: FilePlan, run_id: str = ""
 ) -> LoadResult:
     """Load ``file`` into ``plan.table``; a failed file leaves the table untouched and says why."""
     started = time.monotonic()
@@ -37,7 +37,7 @@ def load_file(
         raise database_error(exc, engine, writer) from None
     try:
         with engine.begin() as conn:
-            result = _load_in_transaction(conn, writer, plan, file, file_id, started, check_types)
+            result = _load_in_transaction(conn, writer, plan, file, file_id, started)
             ledger.record_loaded(conn, file_id, file, result, run_id)
         return result
     except DataProcessorError as exc:
@@ -59,13 +59,17 @@ def load_file(
 
 
 def _load_in_transaction(
-    conn: sa.Connection, writer: ModuleType, plan: LoadPlan, file: FilePlan, file_id: int, started: float,
-    check_types: bool,
+    conn: sa.Connection, writer: ModuleType, plan: LoadPlan, file: FilePlan, file_id: int, started: float
 ) -> LoadResult:
     metadata = sa.MetaData()
     table, rejects = target_table(plan, writer, metadata), rejects_table(metadata, plan.table)
     conn.execute(sa.delete(table).where(table.c[FILE_ID_COLUMN] == file_id))
     conn.execute(sa.delete(rejects).where(rejects.c[FILE_ID_COLUMN] == file_id))
+    if _can_copy_file(writer, plan, file):
+        copied = _copy_whole_file(conn, writer, table, file, file_id)
+        if copied is not None:
+            return LoadResult(file.source.key, "loaded", rows_read=copied, rows_loaded=copied,
+                              bytes=file.source.size, seconds=time.monotonic() - started)
     columns = [*file.columns, FILE_ID_COLUMN]
     ragged: list[tuple[str, str]] = []
     bad_rows: dict[int, str] = {}
@@ -76,7 +80,7 @@ def _load_in_transaction(
 
     for batch in iter_batches(file.source.path, file.dialect, len(file.columns), plan.null_values, on_ragged):
         read += batch.num_rows
-        checked = check_batch(batch, file, plan, check_types)
+        checked = check_batch(batch, file, plan)
         bad_rows.update((row_base + row, reason) for row, reason in checked.bad.items())
         if checked.good.num_rows:
             stamped = checked.good.append_column(FILE_ID_COLUMN, pa.array([file_id] * checked.good.num_rows, pa.int64()))
@@ -97,6 +101,28 @@ def _load_in_transaction(
         file.source.key, "loaded", rows_read=read, rows_loaded=loaded, rows_rejected=ledger_rows,
         bytes=file.source.size, seconds=time.monotonic() - started, rejects_sample=tuple(found[:5]),
     )
+
+
+def _can_copy_file(writer: ModuleType, plan: LoadPlan, file: FilePlan) -> bool:
+    """The raw-file fast path is exact only when the scan found nothing the database would parse differently."""
+    return (
+        hasattr(writer, "copy_file") and file.clean and not plan.null_values
+        and not plan.unverified.intersection(file.columns) and file.dialect.encoding in ("utf-8", "utf-8-sig")
+    )
+
+
+def _copy_whole_file(conn: sa.Connection, writer: ModuleType, table: sa.Table, file: FilePlan, file_id: int) -> int | None:
+    """Rows copied by the fast path, or None (rolled back) when the database disagrees with the scan."""
+    savepoint = conn.begin_nested()
+    try:
+        copied = writer.copy_file(conn, table, file, file_id)
+    except RowsRefused:
+        copied = None
+    if copied != file.rows:
+        savepoint.rollback()
+        return None
+    savepoint.commit()
+    return copied
 
 
 def write_isolating(

@@ -58,7 +58,7 @@ def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | N
     names = column_names(header, NAME_BYTES)
     file_plan = FilePlan(source, dialect, found.sha256, tuple(header), tuple(names), state, found.has_nul)
     stats = [infer.ColumnStats()] * len(names)
-    rows = ragged = 0
+    rows = ragged = undecodable = 0
 
     def count_ragged(_text: str, _fields: int) -> None:
         nonlocal ragged
@@ -68,11 +68,13 @@ def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | N
         for batch in iter_batches(source.path, dialect, len(names), null_values, on_ragged=count_ragged):
             rows += batch.num_rows
             for i, column in enumerate(batch.columns):
-                text, _bad = decode_utf8(column)
+                text, bad = decode_utf8(column)
+                undecodable += len(bad)
                 stats[i] = infer.observe(text, stats[i])
     except Exception as exc:  # pyarrow reports parse failures as ArrowInvalid with the byte position
         raise InputError(source.key, f"cannot parse as CSV: {exc}") from None
-    return FileScan(file_plan, rows, ragged, dict(zip(names, stats)))
+    clean = not (ragged or undecodable or found.has_nul)
+    return FileScan(replace(file_plan, rows=rows, clean=clean), rows, ragged, dict(zip(names, stats)))
 
 
 def build_plan(
@@ -103,7 +105,8 @@ def build_plan(
         elif existing and name in existing:
             column = replace(infer.widen(existing[name], column), name=name, source=sources[name])
         columns.append(column)
-    return LoadPlan(table, tuple(columns), tuple(s.plan for s in scans), tuple(null_values), max_bad_rows)
+    unverified = frozenset(name for name in overrides if name in merged)
+    return LoadPlan(table, tuple(columns), tuple(s.plan for s in scans), tuple(null_values), max_bad_rows, unverified)
 
 
 _DECIMAL = re.compile(r"^decimal\((\d+)\s*,\s*(\d+)\)$")

@@ -65,6 +65,10 @@ class FilePlan:
     """Table column for each header position (same length as header)."""
     state: FileState = "new"
     has_nul: bool = False
+    rows: int = 0
+    """Well-formed data rows the planning scan counted."""
+    clean: bool = False
+    """The scan found no ragged row, no undecodable byte and no NUL: the file's own bytes may go to the database."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,8 @@ class LoadPlan:
     files: tuple[FilePlan, ...]
     null_values: tuple[str, ...] = ()
     max_bad_rows: int = 1000
+    unverified: frozenset[str] = frozenset()
+    """Columns whose type was not inferred from every value (a schema file set it): checked row by row at load."""
 
     def column(self, name: str) -> ColumnPlan:
         return next(c for c in self.columns if c.name == name)

@@ -70,6 +70,10 @@ def test_fits(column, values, expected):
     assert fits(pa.array(values, pa.string()), column).to_pylist() == expected
 
 
+def test_fits_is_a_scalar_true_when_everything_fits():
+    assert fits(pa.array(["1", None, "1"]), ColumnPlan("a", "a", "integer")).as_py() is True
+
+
 def test_widen_existing_column():
     integer, text = ColumnPlan("a", "a", "integer"), ColumnPlan("a", "a", "text")
     assert widen(integer, ColumnPlan("a", "a", "bigint")).type == "bigint"

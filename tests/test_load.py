@@ -175,3 +175,17 @@ def test_rows_the_database_refuses_are_isolated_by_bisection(db, src):
     rejects = db.rows(f"SELECT line, raw_text, reason FROM {db.q(db.table + '_rejects')} ORDER BY line")
     assert [r[:2] for r in rejects] == [(8, "7,500"), (41, "40,500")]
     assert all("refused by the database" in r[2] for r in rejects)
+
+
+def test_blank_lines_are_not_rows_and_the_fast_path_falls_back(db, src):
+    """pyarrow skips blank lines, PostgreSQL's COPY refuses them: the raw-file path must fall back, not fail."""
+    write(src / "x.csv", "id,v\n1,a\n\n2,b\n\n")
+    result = db.load(src).results[0]
+    assert (result.status, result.rows_read, result.rows_loaded, result.rows_rejected) == ("loaded", 2, 2, 0)
+    assert db.rows(f"SELECT id, v FROM {db.q(db.table)} ORDER BY id") == [(1, "a"), (2, "b")]
+
+
+def test_quoted_empty_and_whitespace_values(db, src):
+    write(src / "x.csv", 'id,v,w\n1,"",  \n2,,"x"\n')
+    db.load(src)
+    assert db.rows(f"SELECT id, v, w FROM {db.q(db.table)} ORDER BY id") == [(1, None, "  "), (2, None, "x")]

@@ -7,7 +7,9 @@ Each writer module provides:
 - ``bulk_write(conn, table, columns, batch) -> int``: the database's bulk path inside the caller's transaction;
   it raises :class:`RowsRefused` when the database refuses the data (then the caller bisects the batch);
 - ``table_lock(engine, table, timeout)``: a context manager that keeps two runs off one table;
-- ``is_transient(exc) -> bool``: whether a driver error is worth retrying.
+- ``is_transient(exc) -> bool``: whether a driver error is worth retrying;
+- optionally ``copy_file(conn, table, file, file_id) -> int``: the file's own bytes straight to the database, for
+  files the planning scan found clean (no per-row work in Python at all).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class Capabilities:
     max_identifier_bytes: int | None = 63
     parallel_writers: int | None = None
     """How many files may load at once (None: as many as --workers); SQLite has one writer."""
+    file_id_default: str | None = None
+    """SQL default of ``_file_id`` that lets the database stamp rows itself (the raw-file fast path needs it)."""
 
     def sql_type(self, column: ColumnPlan) -> sa.types.TypeEngine:
         if column.type == "decimal" and column.precision:

@@ -13,11 +13,16 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from ..errors import TableLocked
+from ..fingerprint import open_raw
+from ..types import FilePlan
 from . import Capabilities, RowsRefused, csv_bytes, quoted_columns
+
+FILE_ID_SETTING = "data_processor.file_id"
 
 CAPABILITIES = Capabilities(
     name="postgresql",
     max_identifier_bytes=63,
+    file_id_default=f"current_setting('{FILE_ID_SETTING}')::bigint",
     type_names={
         "integer": sa.Integer(),
         "bigint": sa.BigInteger(),
@@ -49,6 +54,29 @@ def bulk_write(conn: sa.Connection, table: sa.Table, columns: list[str], batch: 
     except (psycopg2.DataError, psycopg2.IntegrityError) as exc:
         raise RowsRefused(str(exc).strip().splitlines()[0]) from exc
     return cursor.rowcount
+
+
+def copy_file(conn: sa.Connection, table: sa.Table, file: FilePlan, file_id: int) -> int:
+    """COPY the file itself; ``_file_id`` comes from its column default, fed by a transaction-local setting.
+
+    The CSV rules match the scan's: header skipped, every empty field (quoted or not) is NULL.
+    """
+    preparer = conn.dialect.identifier_preparer
+    columns = quoted_columns(conn, list(file.columns))
+    options = f"FORMAT csv, HEADER true, DELIMITER {_literal(file.dialect.delimiter)}, FORCE_NULL ({columns})"
+    sql = f"COPY {preparer.format_table(table)} ({columns}) FROM STDIN WITH ({options})"
+    cursor = conn.connection.driver_connection.cursor()
+    cursor.execute("SELECT set_config(%s, %s, true)", (FILE_ID_SETTING, str(file_id)))
+    try:
+        with open_raw(file.source.path, file.dialect.compression) as stream:
+            cursor.copy_expert(sql, stream, size=1 << 20)
+    except (psycopg2.DataError, psycopg2.IntegrityError) as exc:
+        raise RowsRefused(str(exc).strip().splitlines()[0]) from exc
+    return cursor.rowcount
+
+
+def _literal(text: str) -> str:
+    return "E'\\t'" if text == "\t" else "'" + text.replace("'", "''") + "'"
 
 
 def is_transient(exc: BaseException) -> bool:
