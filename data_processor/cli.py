@@ -18,7 +18,6 @@ from rich.table import Table
 from . import ledger
 from .db import check_connection, make_engine, masked
 from .errors import DataProcessorError
-from .plan import FileScan
 from .rejects import rejects_table_name
 from .run import LoadOptions, Prepared, RunSummary, load, prepare
 from .types import LoadPlan, LoadResult
@@ -151,8 +150,6 @@ class _reporter:
             if payload.status == "failed" or self.bar is None:
                 line = _result_line(payload)
                 (self.bar.console if self.bar else err).print(line, markup=False)
-        elif event == "scanned" and isinstance(payload, FileScan) and self.bar is None:
-            pass
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:

@@ -70,19 +70,26 @@ def _all(mask: pa.Array) -> bool:
     return bool(pc.all(mask).as_py())
 
 
-def _round_trips(text: pa.Array, fmt: str) -> pa.Array:
-    """True where ``text`` parses with ``fmt`` and formats back to itself: Arrow's strptime rolls 02-30 into March."""
-    parsed = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
-    return pc.fill_null(pc.equal(pc.strftime(parsed, format=fmt), text), False)
+def _number_at(values: pa.Array, start: int, stop: int) -> pa.Array:
+    return pc.cast(pc.utf8_slice_codeunits(values, start, stop), pa.int32())
 
 
 def _valid_dates(values: pa.Array) -> pa.Array:
-    return _round_trips(values, "%Y-%m-%d")
+    """Real calendar dates among ``YYYY-MM-DD…`` strings (integer arithmetic: Arrow's timestamp kernels would roll
+    02-30 into March, and load pandas into every worker)."""
+    year, month, day = _number_at(values, 0, 4), _number_at(values, 5, 7), _number_at(values, 8, 10)
+    leap = pc.and_(pc.equal(pc.bit_wise_and(year, 3), 0),
+                   pc.or_(pc.not_equal(pc.divide(year, 100) * 100, year), pc.equal(pc.divide(year, 400) * 400, year)))
+    short = pc.is_in(month, value_set=pa.array([4, 6, 9, 11], pa.int32()))
+    days = pc.if_else(pc.equal(month, 2), pc.if_else(leap, 29, 28), pc.if_else(short, 30, 31))
+    return pc.and_(pc.and_(pc.greater_equal(month, 1), pc.less_equal(month, 12)),
+                   pc.and_(pc.greater_equal(day, 1), pc.less_equal(day, days)))
 
 
 def _valid_timestamps(values: pa.Array) -> pa.Array:
-    seconds = pc.replace_substring_regex(pc.replace_substring(values, "T", " "), r"\.[0-9]+$", "")
-    return _round_trips(seconds, "%Y-%m-%d %H:%M:%S")
+    hour, minute, second = _number_at(values, 11, 13), _number_at(values, 14, 16), _number_at(values, 17, 19)
+    clock = pc.and_(pc.less(hour, 24), pc.and_(pc.less(minute, 60), pc.less(second, 60)))
+    return pc.and_(_valid_dates(values), clock)
 
 
 def _date_mask(values: pa.Array) -> pa.Array:
