@@ -155,7 +155,8 @@ AUTHORITIES: tuple[Authority, ...] = (
               "Weston-super-Mare"),
     Authority("E06000025", "South Gloucestershire", "BS", (30, 32, 34, 35, 37), "BRISTOL",
               "Gloucestershire", "Filton and Bradley Stoke"),
-    Authority("E06000026", "Plymouth", "PL", (1, 2, 3, 4, 5, 6, 7), "PLYMOUTH", "Devon", "Plymouth, Sutton and Devonport"),
+    Authority("E06000026", "Plymouth", "PL", (1, 2, 3, 4, 5, 6, 7), "PLYMOUTH", "Devon",
+              "Plymouth, Sutton and Devonport"),
     Authority("E06000027", "Torbay", "TQ", (1, 2, 3, 4, 5), "TORQUAY", "Devon", "Torbay"),
     Authority("E07000008", "Cambridge", "CB", (1, 2, 3, 4, 5), "CAMBRIDGE", "Cambridgeshire", "Cambridge"),
     Authority("E07000178", "Oxford", "OX", (1, 2, 3, 4), "OXFORD", "Oxfordshire", "Oxford East"),
@@ -187,13 +188,9 @@ def _quote(value: str) -> str:
     return buffer.getvalue()[:-2]  # drop the trailing ",\n" of the dummy second field
 
 
-def _needs_quote(value: str) -> bool:
-    return any(c in value for c in ',"\r\n')
-
-
 def _quote_fast(value: str) -> str:
     """Per-row quoting for the few generated free-text fields; same rule as the csv module's QUOTE_MINIMAL."""
-    return '"' + value.replace('"', '""') + '"' if _needs_quote(value) else value
+    return '"' + value.replace('"', '""') + '"' if any(c in value for c in ',"\r\n') else value
 
 
 class Pool:
@@ -406,7 +403,7 @@ def _ints(values: np.ndarray) -> np.ndarray:
     return INTS[np.asarray(values, dtype=np.int64)]
 
 
-def _decimal_pool(rng: np.random.Generator, draw, places: int, size: int = 4096) -> np.ndarray:
+def _decimal_pool(draw, places: int, size: int = 4096) -> np.ndarray:
     """``size`` decimal strings ("123.45") from ``draw(size)``; always with a point, never negative."""
     return np.array([f"{v:.{places}f}" for v in np.abs(draw(size))], dtype=object)
 
@@ -420,18 +417,18 @@ class _Decimals:
 
     def __init__(self, rng: np.random.Generator):
         lognormal = rng.lognormal
-        self.energy_current = _decimal_pool(rng, lambda n: lognormal(5.4, 0.45, n), 1)
-        self.energy_potential = _decimal_pool(rng, lambda n: lognormal(4.8, 0.5, n), 1)
-        self.co2_current = _decimal_pool(rng, lambda n: lognormal(1.25, 0.5, n), 1)
-        self.co2_area = _decimal_pool(rng, lambda n: lognormal(3.7, 0.4, n), 1)
-        self.co2_potential = _decimal_pool(rng, lambda n: lognormal(0.8, 0.55, n), 1)
-        self.lighting = _decimal_pool(rng, lambda n: lognormal(4.3, 0.35, n), 2)
-        self.heating = _decimal_pool(rng, lambda n: lognormal(6.5, 0.5, n), 2)
-        self.hot_water = _decimal_pool(rng, lambda n: lognormal(4.6, 0.4, n), 2)
-        self.area = _decimal_pool(rng, lambda n: lognormal(4.4, 0.38, n) + 12, 2)
+        self.energy_current = _decimal_pool(lambda n: lognormal(5.4, 0.45, n), 1)
+        self.energy_potential = _decimal_pool(lambda n: lognormal(4.8, 0.5, n), 1)
+        self.co2_current = _decimal_pool(lambda n: lognormal(1.25, 0.5, n), 1)
+        self.co2_area = _decimal_pool(lambda n: lognormal(3.7, 0.4, n), 1)
+        self.co2_potential = _decimal_pool(lambda n: lognormal(0.8, 0.55, n), 1)
+        self.lighting = _decimal_pool(lambda n: lognormal(4.3, 0.35, n), 2)
+        self.heating = _decimal_pool(lambda n: lognormal(6.5, 0.5, n), 2)
+        self.hot_water = _decimal_pool(lambda n: lognormal(4.6, 0.4, n), 2)
+        self.area = _decimal_pool(lambda n: lognormal(4.4, 0.38, n) + 12, 2)
         self.glaze = np.array(["100.0"] * 30 + [f"{v}.0" for v in range(0, 100, 5)], dtype=object)
-        self.corridor = _decimal_pool(rng, lambda n: rng.uniform(0.5, 25, n), 2)
-        self.height = _decimal_pool(rng, lambda n: rng.normal(2.45, 0.15, n), 2)
+        self.corridor = _decimal_pool(lambda n: rng.uniform(0.5, 25, n), 2)
+        self.height = _decimal_pool(lambda n: rng.normal(2.45, 0.15, n), 2)
         self.photo = np.array(["0.0"] * 40 + [f"{v:.1f}" for v in np.linspace(5, 60, 12)], dtype=object)
 
 
