@@ -89,7 +89,7 @@ def load_command(lock_timeout: float, **kwargs) -> None:
     options = _options(**kwargs, lock_timeout=lock_timeout)
     with _reporter() as report:
         summary = load(options, report)
-    _print_summary(summary, options)
+    _print_summary(summary)
     sys.exit(summary.exit_code)
 
 
@@ -165,7 +165,7 @@ def _result_line(r: LoadResult) -> str:
     return f"loaded  {r.key}: {r.rows_loaded:,} rows{rejected} in {r.seconds:.1f} s"
 
 
-def _print_summary(summary: RunSummary, options: LoadOptions) -> None:
+def _print_summary(summary: RunSummary) -> None:
     for change in summary.changes:
         out.print(f"schema: {change}", markup=False)
     for problem in summary.problems:
