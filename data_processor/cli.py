@@ -6,6 +6,7 @@ failed); tracebacks are for bugs only.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Callable
@@ -203,6 +204,19 @@ def _print_plan(prepared: Prepared, options: LoadOptions) -> None:
     for column in prepared.plan.columns:
         schema.add_row(column.source, column.name, column.describe())
     out.print(schema)
+
+
+def _add_flow_commands() -> None:
+    """``flow`` and ``setup-alerts`` belong to the Prefect shell (``flows/``); they appear when it is installed."""
+    if importlib.util.find_spec("prefect") is None or importlib.util.find_spec("flows") is None:
+        return
+    from flows.cli import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_add_flow_commands()
 
 
 def run() -> None:
