@@ -81,16 +81,30 @@ def entries(engine: sa.Engine, table: str) -> dict[str, Entry]:
 def register(engine: sa.Engine, table: str, key: str) -> int:
     """The file's ledger id, creating its row (status ``new``) if this is its first load."""
     where = (files.c.table_name == table) & (files.c.file_key == key)
-    with engine.begin() as conn:
-        found = conn.execute(sa.select(files.c.id).where(where)).scalar()
-        if found is not None:
-            conn.execute(sa.update(files).where(files.c.id == found).values(attempted_at=now()))
-            return int(found)
-        return int(
-            conn.execute(
-                sa.insert(files).values(table_name=table, file_key=key, status="new", attempted_at=now())
-            ).inserted_primary_key[0]
-        )
+    for _ in range(2):
+        try:
+            with engine.begin() as conn:
+                found = conn.execute(sa.select(files.c.id).where(where)).scalar()
+                if found is not None:
+                    conn.execute(sa.update(files).where(files.c.id == found).values(attempted_at=now()))
+                    return int(found)
+                return int(
+                    conn.execute(
+                        sa.insert(files).values(table_name=table, file_key=key, status="new", attempted_at=now())
+                    ).inserted_primary_key[0]
+                )
+        except sa.exc.IntegrityError:
+            continue  # another worker registered the same file a moment ago: use its row
+    raise AssertionError(f"cannot register {key} in the ledger")
+
+
+def claim(conn: sa.Connection, file_id: int, file: FilePlan) -> bool:
+    """Inside the file's transaction: lock its ledger row, so a second load of the same file (a rescheduled parent,
+    a retried pod still running) waits here; True if the table already holds exactly this content."""
+    row = conn.execute(
+        sa.select(files.c.status, files.c.size, files.c.sha256).where(files.c.id == file_id).with_for_update()
+    ).one()
+    return row.status == "loaded" and row.sha256 == file.sha256 and row.size == file.source.size
 
 
 def record_loaded(conn: sa.Connection, file_id: int, file: FilePlan, result: LoadResult, run_id: str) -> None:

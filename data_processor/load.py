@@ -37,6 +37,8 @@ def load_file(
         raise database_error(exc, engine, writer) from None
     try:
         with engine.begin() as conn:
+            if ledger.claim(conn, file_id, file):
+                return LoadResult(file.source.key, "skipped", bytes=file.source.size)
             result = _load_in_transaction(conn, writer, plan, file, file_id, started)
             ledger.record_loaded(conn, file_id, file, result, run_id)
         return result

@@ -22,7 +22,7 @@ from .discover import Discovery, Problem, discover
 from .errors import ConfigError, DataProcessorError, NoFilesMatched, TransientDatabaseError
 from .load import load_file
 from .plan import FileScan, build_plan, read_schema_file, scan_file
-from .types import LoadPlan, LoadResult
+from .types import FilePlan, LoadPlan, LoadResult
 
 PARALLEL_MIN_BYTES = 32 << 20
 """Below this much input, worker processes cost more to start (about a second each) than they save."""
@@ -160,13 +160,9 @@ def load(options: LoadOptions, progress: Progress = _quiet) -> RunSummary:
     """Load every new or changed file; unchanged files are skipped. Never raises for a bad file: it is reported."""
     started = time.monotonic()
     options = options if options.run_id else _with_run_id(options)
-    engine, writer = _engine(options.dest)
-    check_connection(engine, writer)
-    ledger.ensure_tables(engine)
     found = _discover(options)
-    parallel = min(options.worker_count, writer.CAPABILITIES.parallel_writers or options.worker_count)
-    with writer.table_lock(engine, options.table, options.lock_timeout), \
-            _workers(options.worker_count, found.files) as pool:
+    parallel = parallel_writers(options.dest, options.worker_count)
+    with locked(options), _workers(options.worker_count, found.files) as pool:
         prepared = _prepare(options, found, pool, progress, apply_ddl=True)
         results = list(prepared.failures)
         for failure in prepared.failures:
@@ -189,17 +185,38 @@ def load(options: LoadOptions, progress: Progress = _quiet) -> RunSummary:
                       time.monotonic() - started)
 
 
-def load_one(dest: str, plan: LoadPlan, file, run_id: str = "") -> LoadResult:  # noqa: ANN001
-    """Load one planned file, retrying transient database errors (each attempt is atomic, so retries are safe)."""
+@contextmanager
+def locked(options: LoadOptions) -> Iterator:
+    """Hold the table's run lock (one run per table at a time); yields the database's writer module.
+
+    A second run waits up to ``options.lock_timeout`` seconds, then fails with :class:`TableLocked`.
+    """
+    engine, writer = _engine(options.dest)
+    check_connection(engine, writer)
+    ledger.ensure_tables(engine)
+    with writer.table_lock(engine, options.table, options.lock_timeout):
+        yield writer
+
+
+def parallel_writers(dest: str, wanted: int) -> int:
+    """How many files may load into ``dest`` at once: SQLite takes one writer at a time."""
+    _, writer = _engine(dest)
+    return max(1, min(wanted, writer.CAPABILITIES.parallel_writers or wanted))
+
+
+def load_one(dest: str, plan: LoadPlan, file: FilePlan, run_id: str = "",
+             pauses: tuple[float, ...] = TRANSIENT_RETRIES) -> LoadResult:
+    """Load one planned file, retrying transient database errors after each of ``pauses`` (each attempt is atomic,
+    so a retry can never duplicate rows); after the last, :class:`TransientDatabaseError` propagates."""
     engine, writer = _engine(dest)
-    for attempt, pause in enumerate((*TRANSIENT_RETRIES, None)):
+    for pause in (*pauses, None):
         try:
             return load_file(engine, writer, plan, file, run_id)
-        except TransientDatabaseError as exc:
+        except TransientDatabaseError:
+            engine.dispose()  # the pool's connections may all be dead (a database restart)
             if pause is None:
-                return LoadResult(file.source.key, "failed", bytes=file.source.size, error=str(exc))
+                raise
             time.sleep(pause)
-            engine.dispose()
     raise AssertionError("unreachable")
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Literal, get_args
+
+from pydantic import TypeAdapter
 
 LogicalType = Literal["integer", "bigint", "decimal", "double", "date", "timestamp", "text"]
 LOGICAL_TYPES: frozenset[str] = frozenset(get_args(LogicalType))
@@ -86,6 +89,18 @@ class LoadPlan:
     def column(self, name: str) -> ColumnPlan:
         return next(c for c in self.columns if c.name == name)
 
+    def for_file(self, file: FilePlan) -> LoadPlan:
+        """The plan cut down to one file: what a per-file worker (a Kubernetes pod) needs."""
+        return replace(self, files=(file,))
+
+    def to_json(self) -> dict:
+        """Plain JSON (a flow parameter); :meth:`from_json` gives back an equal plan."""
+        return _plan_adapter().dump_python(self, mode="json")
+
+    @staticmethod
+    def from_json(data: dict) -> LoadPlan:
+        return _plan_adapter().validate_python(data)
+
 
 @dataclass(frozen=True)
 class Reject:
@@ -109,3 +124,8 @@ class LoadResult:
     seconds: float = 0.0
     error: str | None = None
     rejects_sample: tuple[Reject, ...] = field(default=())
+
+
+@cache
+def _plan_adapter() -> TypeAdapter:
+    return TypeAdapter(LoadPlan)

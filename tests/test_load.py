@@ -189,3 +189,23 @@ def test_quoted_empty_and_whitespace_values(db, src):
     write(src / "x.csv", 'id,v,w\n1,"",  \n2,,"x"\n')
     db.load(src)
     assert db.rows(f"SELECT id, v, w FROM {db.q(db.table)} ORDER BY id") == [(1, None, "  "), (2, None, "x")]
+
+
+@pytest.mark.parametrize("db", ["postgres", "mariadb"], indirect=True)
+def test_the_same_file_loaded_twice_at_once_lands_once(db, src):
+    """A rescheduled parent or a retried pod may load a file another worker is loading: the second waits on the
+    file's ledger row, then finds it loaded and does nothing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from data_processor.run import LoadOptions, load_one, locked, prepare
+
+    header, rows = CERTS.split("\n", 1)
+    write(src / "certificates.csv", header + "\n" + rows * 2000)
+    options = LoadOptions(src=str(src), glob="*.csv", dest=db.url, table=db.table)
+    with locked(options):
+        prepared = prepare(options, apply_ddl=True)
+    plan, file = prepared.plan, prepared.plan.files[0]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: load_one(db.url, plan, file, pauses=()), range(2)))
+    assert sorted(r.status for r in results) == ["loaded", "skipped"]
+    assert db.count() == 6000
