@@ -220,6 +220,21 @@ def load_one(dest: str, plan: LoadPlan, file: FilePlan, run_id: str = "",
     raise AssertionError("unreachable")
 
 
+def recorded_result(dest: str, plan: LoadPlan, file: FilePlan, run_id: str) -> LoadResult | None:
+    """How the ledger says ``file`` ended: loaded with exactly the planned content, or failed in run ``run_id``;
+    None if the ledger does not know (the load never reached the database)."""
+    engine, _ = _engine(dest)
+    row = ledger.recorded(engine, plan.table, [file.source.key]).get(file.source.key)
+    if row is None:
+        return None
+    if row.status == "loaded" and row.sha256 == file.sha256:
+        return LoadResult(file.source.key, "loaded", rows_read=row.rows_read or 0, rows_loaded=row.rows_loaded or 0,
+                          rows_rejected=row.rows_rejected or 0, bytes=row.size or 0, seconds=row.seconds or 0.0)
+    if row.status == "failed" and row.error and row.run_id == run_id:
+        return LoadResult(file.source.key, "failed", bytes=file.source.size, error=row.error)
+    return None
+
+
 def _with_run_id(options: LoadOptions) -> LoadOptions:
     return replace(options, run_id=uuid.uuid4().hex[:16])
 

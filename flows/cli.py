@@ -2,4 +2,74 @@
 
 from __future__ import annotations
 
-COMMANDS: list = []
+import datetime as dt
+import sys
+
+import click
+
+from data_processor.cli import _options, err, out, source_options
+from data_processor.errors import DataProcessorError
+
+
+@click.command("flow")
+@source_options
+@click.option("--fanout", type=click.Choice(["local", "kubernetes"]), default="local", show_default=True,
+              help="local: worker threads in this process; kubernetes: one run of --child-deployment per file.")
+@click.option("--child-deployment", default="load-csv-file/k8s", show_default=True,
+              help="Per-file deployment that --fanout kubernetes starts.")
+@click.option("--max-db-writers", type=click.IntRange(min=1), default=None,
+              help="Files writing to the database at once, across every process and pod "
+              "(the size of the 'data-processor-db' global concurrency limit).")
+def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None, **kwargs) -> None:
+    """Run the load as the Prefect flow load-csv-folder: the same load, watched in the Prefect UI.
+
+    Uses the Prefect API in PREFECT_API_URL, or a temporary one when unset. Exit status as for load.
+    """
+    from flows.load_folder import load_csv_folder
+
+    options = _options(**kwargs)
+    state = load_csv_folder(
+        table=options.table, src=options.src, glob=options.glob, dest=options.dest, workers=options.workers or 4,
+        schema_file=options.schema_file, max_bad_rows=options.max_bad_rows, null_values=list(options.null_values),
+        fanout=fanout, child_deployment=child_deployment, max_db_writers=max_db_writers, return_state=True,
+    )
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, DataProcessorError):
+        raise outcome
+    if isinstance(outcome, BaseException):
+        err.print(f"FAILED  {outcome}", markup=False)
+        sys.exit(1)
+    out.print(
+        f"{outcome['table']}: {outcome['files_loaded']} files loaded, {outcome['files_skipped']} skipped, "
+        f"{outcome['files_failed']} failed; {outcome['rows_loaded']:,} rows loaded, "
+        f"{outcome['rows_rejected']:,} rejected; {outcome['seconds']} s", markup=False,
+    )
+
+
+@click.command("setup-alerts")
+@click.option("--webhook-url", envvar="ALERT_WEBHOOK_URL", required=True, show_envvar=True,
+              help="Where failure alerts go: a Slack or Teams incoming webhook, or any URL that takes a JSON POST.")
+@click.option("--kind", type=click.Choice(["auto", "slack", "teams", "webhook"]), default="auto", show_default=True,
+              help="Notification block type; auto picks it from the URL's host.")
+@click.option("--pending-minutes", type=click.IntRange(min=1), default=30, show_default=True,
+              help="Alert when a run stays Pending this long (no worker, no pod).")
+@click.option("--running-hours", type=click.FloatRange(min=0.1), default=12, show_default=True,
+              help="Alert when a run stays Running this long (a hung load).")
+@click.option("--on-success-url", envvar="SUCCESS_WEBHOOK_URL", show_envvar=True,
+              help="Optional URL that receives each completed load's summary as JSON (e.g. to start a downstream job).")
+def setup_alerts_command(webhook_url: str, kind: str, pending_minutes: int, running_hours: float,
+                         on_success_url: str | None) -> None:
+    """Create or update the failure alerts on the Prefect server in PREFECT_API_URL. Safe to re-run.
+
+    A notification block, plus automations for: a load-csv-folder or load-csv-file run Failed or Crashed; a run
+    stuck in Pending or Running. Each alert names the table, the failed files and why, with a link to the run.
+    """
+    from flows.alerts import AlertSettings, setup_alerts
+
+    settings = AlertSettings(webhook_url, kind, dt.timedelta(minutes=pending_minutes),
+                             dt.timedelta(hours=running_hours), on_success_url)
+    for line in setup_alerts(settings):
+        out.print(line, markup=False)
+
+
+COMMANDS = [flow_command, setup_alerts_command]

@@ -104,3 +104,14 @@ def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess
         [sys.executable, "-m", "data_processor", *args],
         capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
     )
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory):
+    """One real Prefect API server (a subprocess, SQLite-backed) for the whole session; yields its URL."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with temporary_settings({PREFECT_HOME: str(tmp_path_factory.mktemp("prefect-home"))}):
+        with prefect_test_harness(server_startup_timeout=60):
+            yield PREFECT_API_URL.value()

@@ -1,0 +1,215 @@
+"""``load-csv-folder``: the parent flow. Plan once, then one load per new or changed file, then one summary.
+
+Under the table's run lock it discovers and scans every file, plans the schema and applies the DDL (once, before
+any load), then fans out:
+
+* ``fanout="local"`` maps the load task over the files on N worker threads (a laptop, CI, ``make run``);
+* ``fanout="kubernetes"`` starts one run of the per-file child deployment per file (one Job pod each), waits for
+  all of them and fails, naming the files, if any child did not complete (Prefect does not propagate that).
+
+Either way each file's write takes a slot of the ``db_concurrency_limit`` global concurrency limit, so the
+database never sees more than ``max_db_writers`` loads at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext
+from prefect.deployments import run_deployment
+from prefect.futures import PrefectFlowRunFuture, as_completed
+from prefect.runtime import flow_run as current_run
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from data_processor.db import masked
+from data_processor.run import (
+    LoadOptions, Prepared, RunSummary, locked, parallel_writers, prepare, recorded_result,
+)
+from data_processor.types import FilePlan, LoadResult
+from flows.report import ProgressArtifact, failure_message, publish
+from flows.tasks import FileLoadFailed, load_file_task
+
+DEFAULT_DEST = "sqlite:///data_processor.db"
+DB_LIMIT = "data-processor-db"
+"""The global concurrency limit every file's write takes a slot of (shared by all tables on one database)."""
+
+
+class FilesFailed(Exception):
+    """Some files did not load; the message names each one and why."""
+
+
+def run_name() -> str:
+    """``certificates 2026-Q4 (2026-11-24 09:30)``: which table, which quarter, when (London time)."""
+    table = current_run.parameters.get("table") or "?"
+    now = dt.datetime.now(ZoneInfo("Europe/London"))
+    return f"{table} {now.year}-Q{(now.month - 1) // 3 + 1} ({now:%Y-%m-%d %H:%M})"
+
+
+@task(name="plan", cache_policy=NO_CACHE, persist_result=False)
+def plan_task(options: LoadOptions) -> Prepared:
+    """Discover, fingerprint and scan every file; plan one schema; create or evolve the table."""
+    logger = get_run_logger()
+    prepared = prepare(options, apply_ddl=True)
+    for change in prepared.changes:
+        logger.info("schema: %s", change)
+    for problem in prepared.discovery.problems:
+        (logger.error if problem.fatal else logger.warning)("%s: %s", problem.key, problem.reason)
+    states = [s.plan.state for s in prepared.scans]
+    logger.info("%d files: %d new, %d changed, %d unchanged; %d unreadable", len(states), states.count("new"),
+                states.count("changed"), states.count("unchanged"), len(prepared.failures))
+    return prepared
+
+
+def ensure_db_limit(name: str, slots: int | None, default: int) -> None:
+    """Create the writers' concurrency limit if it is missing; set its size when ``slots`` is given."""
+    if not name:
+        return
+    with get_client(sync_client=True) as client:
+        if slots:
+            client.upsert_global_concurrency_limit_by_name(name, slots)
+            return
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except Exception:  # noqa: BLE001 - ObjectNotFound: first run against this Prefect server
+            client.upsert_global_concurrency_limit_by_name(name, default)
+
+
+@flow(name="load-csv-folder", flow_run_name=run_name, log_prints=True)
+def load_csv_folder(
+    table: str,
+    src: str = ".",
+    glob: str = "**/*.csv",
+    dest: str | None = None,
+    workers: int = 4,
+    schema_file: str | None = None,
+    max_bad_rows: int = 1000,
+    null_values: list[str] | None = None,
+    fanout: Literal["local", "kubernetes"] = "local",
+    child_deployment: str = "load-csv-file/k8s",
+    db_concurrency_limit: str = DB_LIMIT,
+    max_db_writers: int | None = None,
+    lock_timeout: float = 600.0,
+) -> dict:
+    """Load every new or changed CSV file under ``src`` matching ``glob`` into ``table``, exactly once.
+
+    Args:
+        table: Target table, created or widened as the files need.
+        src: Folder to search (in Kubernetes, the data volume's mount path).
+        glob: Which files, relative to ``src``; ``**`` spans folders.
+        dest: SQLAlchemy URL. Leave empty to read ``DEST_SQL`` from the environment (a Kubernetes Secret), so
+            no password is stored with the run's parameters.
+        workers: Files loaded at once in ``local`` mode (SQLite: always one).
+        schema_file: YAML/JSON file of column types overriding inference.
+        max_bad_rows: A file with more bad rows fails whole.
+        null_values: Values that mean NULL besides the empty field, e.g. ``["NO DATA!"]``.
+        fanout: ``local`` (threads in this run) or ``kubernetes`` (one child flow run, one pod, per file).
+        child_deployment: The per-file deployment ``kubernetes`` mode starts.
+        db_concurrency_limit: Global concurrency limit capping writers on the database.
+        max_db_writers: Size of that limit; empty keeps the limit as it is (created with ``workers`` if missing).
+        lock_timeout: Seconds to wait for another run on the same table.
+    """
+    logger = get_run_logger()
+    started = dt.datetime.now(dt.timezone.utc)
+    dest_url = dest or os.environ.get("DEST_SQL") or DEFAULT_DEST
+    run_id = str(FlowRunContext.get().flow_run.id) if FlowRunContext.get() else uuid.uuid4().hex
+    options = LoadOptions(src=src, glob=glob, dest=dest_url, table=table, workers=workers, schema_file=schema_file,
+                          max_bad_rows=max_bad_rows, null_values=tuple(null_values or ()),
+                          lock_timeout=lock_timeout, run_id=run_id)
+    logger.info("loading %s from %s/%s into %s (%s fan-out)", table, src, glob, masked(dest_url), fanout)
+    ensure_db_limit(db_concurrency_limit, max_db_writers, default=max(1, workers))
+    with locked(options):
+        prepared = plan_task(options)
+        results = list(prepared.failures)
+        pending = [s.plan for s in prepared.scans if s.plan.state != "unchanged"]
+        results += [LoadResult(s.plan.source.key, "skipped", bytes=s.plan.source.size)
+                    for s in prepared.scans if s.plan.state == "unchanged"]
+        progress = ProgressArtifact(table, len(pending))
+        if fanout == "kubernetes":
+            results += fan_out_to_deployments(prepared, pending, options, child_deployment, db_concurrency_limit,
+                                              dest_given=dest is not None, progress=progress)
+        else:
+            results += fan_out_locally(prepared, pending, options, db_concurrency_limit, progress)
+    results.sort(key=lambda r: r.key)
+    seconds = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
+    summary = RunSummary(table, results, prepared.discovery.problems, prepared.changes, seconds)
+    payload = publish(summary)
+    logger.info("%s: %d files loaded, %d skipped, %d failed; %s rows loaded, %s rejected; %.1f s", table,
+                payload["files_loaded"], payload["files_skipped"], payload["files_failed"],
+                f"{payload['rows_loaded']:,}", f"{payload['rows_rejected']:,}", seconds)
+    if summary.failed:
+        raise FilesFailed(failure_message(summary))
+    return payload
+
+
+def fan_out_locally(prepared: Prepared, pending: list[FilePlan], options: LoadOptions, db_limit: str,
+                    progress: ProgressArtifact) -> list[LoadResult]:
+    """One load task per file on a pool of worker threads; a failed file is reported, never raised past here."""
+    results = []
+    with ThreadPoolTaskRunner(max_workers=parallel_writers(options.dest, options.worker_count)) as runner:
+        futures = {
+            runner.submit(load_file_task, {"key": f.source.key, "plan": prepared.plan, "dest": options.dest,
+                                           "run_id": options.run_id, "db_limit": db_limit}): f
+            for f in pending
+        }
+        for future in as_completed(list(futures)):
+            file = futures[future]
+            try:
+                results.append(future.result())
+            except Exception as exc:  # noqa: BLE001 - FileLoadFailed, or a transient error retried out
+                results.append(LoadResult(file.source.key, "failed", bytes=file.source.size, error=_reason(str(exc), file)))
+            progress.advance()
+    return results
+
+
+def fan_out_to_deployments(prepared: Prepared, pending: list[FilePlan], options: LoadOptions, deployment: str,
+                           db_limit: str, dest_given: bool, progress: ProgressArtifact) -> list[LoadResult]:
+    """One run of the per-file deployment per file (one Kubernetes Job each); wait for all; read their outcome
+    from the ledger (the database is the record, not the pods' local results)."""
+    logger = get_run_logger()
+    parent = FlowRunContext.get().flow_run
+    futures = {}
+    for file in pending:
+        parameters = {"plan": prepared.plan.for_file(file).to_json(), "run_id": options.run_id, "db_limit": db_limit}
+        if dest_given:
+            parameters["dest"] = options.dest
+        child = run_deployment(
+            deployment,
+            parameters=parameters,
+            timeout=0,
+            flow_run_name=f"{options.table}: {file.source.key}",
+            idempotency_key=f"{parent.id}:{file.source.key}:{parent.run_count}",
+            tags=["data-processor", f"table:{options.table}"],
+        )
+        futures[PrefectFlowRunFuture(flow_run_id=child.id)] = file
+    logger.info("started %d child runs of %s", len(futures), deployment)
+    results = []
+    for future in as_completed(list(futures)):
+        file, state = futures[future], future.state
+        found = recorded_result(options.dest, prepared.plan, file, options.run_id)
+        if state.is_completed() and found is not None and found.status == "loaded":
+            results.append(found)
+        else:
+            error = found.error if found is not None and found.status == "failed" else _reason(state.message, file)
+            results.append(LoadResult(file.source.key, "failed", bytes=file.source.size, error=error))
+            logger.error("child run %s for %s ended %s: %s", future.flow_run_id, file.source.key, state.type.value,
+                         error)
+        progress.advance()
+    return results
+
+
+def _reason(message: str | None, file: FilePlan) -> str:
+    """The engine's own sentence from a failed state's message, without Prefect's wrapping."""
+    text = (message or "no reason given").split(f"{FileLoadFailed.__name__}: ", 1)[-1]
+    return text if text.startswith(file.source.key) else f"{file.source.key}: {text}"
+
+
+if __name__ == "__main__":
+    load_csv_folder(table=os.environ.get("DEST_TABLE", "certificates"), src=os.environ.get("SRC_DATA_FOLDER", "."),
+                    glob=os.environ.get("SRC_FILE_NAME", "**/*.csv"))

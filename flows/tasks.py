@@ -1,0 +1,61 @@
+"""The per-file load as a Prefect task: the engine's ``load_one``, capped and retried the Prefect way.
+
+* **Capped:** the write runs inside a slot of a global concurrency limit (``strict=True``: a missing limit is an
+  error, never an uncapped load), so however many threads or pods there are, at most N write at once.
+* **Retried only when a retry can help:** a transient database error (connection dropped, restart, deadlock) is
+  retried with backoff; a data error (too many bad rows) fails the task at once. Each attempt is one transaction,
+  so a retry can never duplicate rows.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State, TaskRun
+from prefect.concurrency.sync import concurrency
+
+from data_processor.errors import TransientDatabaseError
+from data_processor.run import load_one
+from data_processor.types import LoadPlan, LoadResult
+
+RETRY_DELAYS = [5, 30, 120]
+"""Seconds before each retry of a transient failure: enough for a database restart or fail-over."""
+
+
+class FileLoadFailed(Exception):
+    """A file failed for a reason a retry cannot fix; the message names the file, the line and the reason."""
+
+
+def is_transient(_task: object, _task_run: TaskRun, state: State) -> bool:
+    """Retry condition: only a transient database error is worth another attempt."""
+    try:
+        state.result()
+    except TransientDatabaseError:
+        return True
+    except Exception:  # noqa: BLE001 - any other failure is final
+        return False
+    return False
+
+
+@task(
+    name="load-file",
+    task_run_name="load {key}",
+    retries=len(RETRY_DELAYS),
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=is_transient,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def load_file_task(key: str, plan: LoadPlan, dest: str, run_id: str, db_limit: str | None) -> LoadResult:
+    """Load one planned file; raise :class:`FileLoadFailed` if it failed, so its run shows Failed and why."""
+    logger = get_run_logger()
+    file = next(f for f in plan.files if f.source.key == key)
+    with concurrency(db_limit, occupy=1, strict=True) if db_limit else nullcontext():
+        result = load_one(dest, plan, file, run_id, pauses=())
+    if result.status == "failed":
+        raise FileLoadFailed(result.error or f"{key}: failed")
+    logger.info("%s %s: %s rows loaded, %s rejected in %.1f s", result.status, key, f"{result.rows_loaded:,}",
+                f"{result.rows_rejected:,}", result.seconds)
+    return result

@@ -1,0 +1,223 @@
+"""The Prefect flows against a real Prefect API server and real PostgreSQL: both fan-out modes, the writers' cap,
+retries of transient errors, the failure alert and the run's artifacts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId, TaskRunFilter, TaskRunFilterName
+
+from conftest import write
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADER = "LMK_KEY,POSTCODE,CURRENT_ENERGY_EFFICIENCY,UPRN\n"
+
+
+def rows(prefix: str, count: int) -> str:
+    return "".join(f"{prefix}{i:08d},TS24 8AB,{i % 100},{100110000000 + i}\n" for i in range(count))
+
+
+def good_files(src: Path, names: list[str], count: int = 50) -> int:
+    for name in names:
+        write(src / name / "certificates.csv", HEADER + rows(name, count))
+    return len(names) * count
+
+
+def bad_file(src: Path) -> None:
+    write(src / "zz-bad" / "certificates.csv", HEADER + rows("zz", 5) + "only,three,fields\n")
+
+
+def run_parent(pg, src, **parameters):
+    from flows.load_folder import load_csv_folder
+
+    return load_csv_folder(table=pg.table, src=str(src), glob="**/certificates.csv", dest=pg.url,
+                           return_state=True, **{"max_bad_rows": 0, "db_concurrency_limit": pg.table, **parameters})
+
+
+def test_local_mode_loads_every_file_once_and_writes_the_artifact(prefect_api, pg, src):
+    expected = good_files(src, ["a", "b", "c"])
+    state = run_parent(pg, src, workers=2)
+    assert state.is_completed(), state.message
+    summary = state.result()
+    assert (summary["files_loaded"], summary["rows_loaded"], summary["files_failed"]) == (3, expected, 0)
+    assert pg.count() == expected
+    with get_client(sync_client=True) as client:
+        artifact = client.read_latest_artifacts()
+        tables = [a for a in artifact if a.key == f"load-{pg.table.replace('_', '-')}"]
+        assert tables, "no table artifact"
+        data = tables[0].data if isinstance(tables[0].data, list) else json.loads(tables[0].data)
+        assert sorted((r["file"], r["status"], r["rows loaded"]) for r in data) == [
+            ("a/certificates.csv", "loaded", 50), ("b/certificates.csv", "loaded", 50),
+            ("c/certificates.csv", "loaded", 50)]
+        progress = [a for a in artifact if a.key == f"progress-{pg.table.replace('_', '-')}"]
+        assert progress and float(progress[0].data) == 100.0
+    again = run_parent(pg, src, workers=2)
+    assert again.is_completed() and again.result()["files_skipped"] == 3 and pg.count() == expected
+
+
+def test_local_mode_names_the_failed_file_and_loads_the_rest(prefect_api, pg, src):
+    expected = good_files(src, ["a", "b"])
+    bad_file(src)
+    state = run_parent(pg, src)
+    assert state.is_failed()
+    assert "1 of 3 files failed" in state.message and "zz-bad/certificates.csv" in state.message
+    assert "line 7" in state.message or "expected 4 fields" in state.message
+    assert pg.count() == expected
+
+
+@pytest.fixture(scope="module")
+def served_child(prefect_api):
+    """The per-file child deployment served on this machine: the kubernetes fan-out path without a cluster."""
+    env = {**os.environ, "PREFECT_API_URL": prefect_api}
+    process = subprocess.Popen([sys.executable, "-m", "flows.load_file"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    with get_client(sync_client=True) as client:
+        while True:
+            try:
+                client.read_deployment_by_name("load-csv-file/local")
+                break
+            except Exception:  # noqa: BLE001 - not served yet
+                if time.monotonic() > deadline or process.poll() is not None:
+                    process.kill()
+                    pytest.fail("the child deployment was not served within 90 s")
+                time.sleep(0.5)
+    yield "load-csv-file/local"
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_kubernetes_mode_fails_the_parent_naming_the_bad_file(prefect_api, served_child, pg, src):
+    expected = good_files(src, ["a", "b"])
+    bad_file(src)
+    state = run_parent(pg, src, fanout="kubernetes", child_deployment=served_child)
+    assert state.is_failed(), state
+    assert "1 of 3 files failed" in state.message and "zz-bad/certificates.csv" in state.message
+    assert pg.count() == expected
+    with get_client(sync_client=True) as client:
+        children = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[state.state_details.flow_run_id])))
+    by_name = {c.name: c.state.type.value for c in children}
+    assert by_name == {f"{pg.table}: a/certificates.csv": "COMPLETED", f"{pg.table}: b/certificates.csv": "COMPLETED",
+                       f"{pg.table}: zz-bad/certificates.csv": "FAILED"}
+
+
+class Inbox(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        Inbox.received.append(json.loads(body or b"{}"))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Inbox)
+    Inbox.received = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/alert", Inbox.received
+    server.shutdown()
+
+
+def test_setup_alerts_is_idempotent_and_the_failure_alert_arrives(prefect_api, pg, src, webhook):
+    from flows.alerts import AlertSettings, setup_alerts
+
+    url, inbox = webhook
+    first = setup_alerts(AlertSettings(url))
+    assert all(line.endswith("created") for line in first), first
+    second = setup_alerts(AlertSettings(url))
+    assert all(line.endswith("unchanged") for line in second), second
+    good_files(src, ["a"])
+    bad_file(src)
+    state = run_parent(pg, src)
+    assert state.is_failed()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(pg.table in m.get("text", "") for m in inbox):
+        time.sleep(0.2)
+    alerts = [m for m in inbox if pg.table in m.get("text", "")]
+    assert alerts, f"no alert within 30 s; received {inbox}"
+    text = alerts[0]["text"]
+    assert "zz-bad/certificates.csv" in text and "Failed" in alerts[0]["subject"]
+    assert f"Table: {pg.table}" in text and f"Run: {state.state_details.flow_run_id}" in text  # no UI URL set here
+
+
+def _max_overlap(intervals: list[tuple[float, float]]) -> int:
+    edges = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    best = current = 0
+    for _, step in edges:
+        current += step
+        best = max(best, current)
+    return best
+
+
+def test_the_database_writer_cap_holds(prefect_api, pg, src):
+    """Six files, six worker threads, a limit of two: never more than two files write at once (from the ledger's
+    per-file start and commit times, which are taken inside the limit's slot)."""
+    good_files(src, [f"f{i}" for i in range(6)], count=40_000)
+    state = run_parent(pg, src, workers=6, max_db_writers=2)
+    assert state.is_completed(), state.message
+    spans = pg.rows("SELECT attempted_at, loaded_at FROM data_processor_files WHERE table_name = :t", t=pg.table)
+    assert len(spans) == 6
+    assert _max_overlap([(a.timestamp(), b.timestamp()) for a, b in spans]) <= 2
+
+
+def test_a_transient_database_error_is_retried_and_the_file_loads_once(prefect_api, pg, src):
+    """The load's connection is killed while it waits on a lock; the task retries and the file lands once."""
+    expected = good_files(src, ["a"])
+    assert run_parent(pg, src).is_completed()
+    expected += good_files(src, ["b"])
+    blocker = pg.engine.connect()
+    blocker.execute(sa.text(f"LOCK TABLE {pg.q(pg.table)} IN EXCLUSIVE MODE"))  # reads pass, writes wait
+    killed = []
+
+    def kill_the_waiting_load() -> None:
+        with pg.engine.connect() as admin:
+            for _ in range(600):
+                pid = admin.execute(sa.text(
+                    "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE :q"
+                ), {"q": f"DELETE FROM {pg.table}%"}).scalar()
+                if pid:
+                    admin.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+                    killed.append(pid)
+                    break
+                admin.rollback()  # pg_stat_activity is a snapshot per transaction
+                time.sleep(0.05)
+        blocker.rollback()
+        blocker.close()
+
+    threading.Thread(target=kill_the_waiting_load, daemon=True).start()
+    state = run_parent(pg, src)
+    assert killed, "the load never waited on the lock"
+    assert state.is_completed(), state.message
+    assert pg.count() == expected
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=["load b/certificates.csv"])),
+                                     flow_run_filter=FlowRunFilter(id={"any_": [state.state_details.flow_run_id]}))
+    assert [r.run_count for r in runs] == [2]
+
+
+def test_the_flow_command_runs_the_flow_on_a_real_server(prefect_api, pg, src):
+    expected = good_files(src, ["a", "b"])
+    done = subprocess.run(
+        [sys.executable, "-m", "data_processor", "flow", "--src", str(src), "--glob", "**/certificates.csv",
+         "--dest", pg.url, "--table", pg.table], capture_output=True, text=True, timeout=180,
+        env={**os.environ, "PREFECT_API_URL": prefect_api},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"{pg.table}: 2 files loaded, 0 skipped, 0 failed; {expected:,} rows loaded" in done.stdout
+    assert pg.count() == expected
