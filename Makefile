@@ -6,6 +6,8 @@ SAMPLE := .sample/epc
 DEST ?= sqlite:///data_processor.db
 
 .DEFAULT_GOAL := help
+# Prefect's temporary server would try to send telemetry; this network has no route for it.
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 $(BIN)/data-processor: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +21,9 @@ venv: $(BIN)/data-processor ## Create .venv/ with the pinned dependencies
 $(SAMPLE): | $(BIN)/data-processor
 	$(BIN)/python -m data_processor.sample_data $(SAMPLE) --mb 20 --seed 1
 
-run: $(BIN)/data-processor $(SAMPLE) ## Load the EPC-like sample into SQLite (data_processor.db) and print the summary
-	$(BIN)/data-processor load --src $(SAMPLE) --glob '**/certificates.csv' --dest $(DEST) --table certificates --null-values 'NO DATA!'
-	$(BIN)/data-processor load --src $(SAMPLE) --glob '**/recommendations.csv' --dest $(DEST) --table recommendations
+run: $(BIN)/data-processor $(SAMPLE) ## Run the Prefect flow on the EPC-like sample into SQLite (data_processor.db)
+	$(BIN)/data-processor flow --src $(SAMPLE) --glob '**/certificates.csv' --dest $(DEST) --table certificates --null-values 'NO DATA!'
+	$(BIN)/data-processor flow --src $(SAMPLE) --glob '**/recommendations.csv' --dest $(DEST) --table recommendations
 	$(BIN)/data-processor status --dest $(DEST) --table certificates
 
 test: $(BIN)/data-processor ## Run the tests (real PostgreSQL, MariaDB and SQLite)
