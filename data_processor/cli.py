@@ -1,31 +1,27 @@
 """``data-processor``: load a folder of CSV files into one SQL table, exactly once.
 
 Expected errors print one line (file, line, reason) and exit 2 (usage, configuration, database) or 1 (a file
-failed); tracebacks are for bugs only.
+failed); tracebacks are for bugs only. ``--log-format json`` makes every line on stdout and stderr one JSON object
+(see ``output.py``).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from collections.abc import Callable
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from . import ledger
+from . import ledger, logs, output
 from .db import check_connection, make_engine, masked
 from .errors import DataProcessorError
-from .rejects import rejects_table_name
-from .run import LoadOptions, Prepared, RunSummary, load, prepare
-from .types import LoadPlan, LoadResult
+from .run import LoadOptions, RunSummary, load, prepare
 
 DEFAULT_DEST = "sqlite:///data_processor.db"
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = output.Printer("out")
+err = output.Printer("err")
+"""``out.print(...)`` / ``err.print(...)``: text as rich prints it, or one JSON object per call (``--log-format``)."""
 
 
 def source_options(function: Callable) -> Callable:
@@ -62,7 +58,11 @@ def _options(src, pattern, dest, table, workers, schema_file, max_bad_rows, null
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="data-processor")
-def main() -> None:
+@click.option("--log-format", type=click.Choice(logs.LOG_FORMATS), envvar=output.FORMAT_ENV, default="text",
+              show_default=True, show_envvar=True,
+              help="text for people; json: every line on stdout and stderr is one JSON object with ECS field names "
+              "(@timestamp, log.level, log.logger, message) and the data as fields; no progress bar.")
+def main(log_format: logs.LogFormat) -> None:
     """Load every CSV file a glob matches into one SQL table: fast, exactly once, nothing lost.
 
     \b
@@ -75,6 +75,8 @@ def main() -> None:
     Every run skips files already loaded unchanged, replaces the rows of changed files, and puts each bad row in
     <table>_rejects with its file, line, raw text and reason.
     """
+    logs.configure(log_format)
+    output.use(log_format)
 
 
 @main.command("load")
@@ -88,7 +90,7 @@ def load_command(lock_timeout: float, **kwargs) -> None:
     2 usage, configuration or database error, or no file matched.
     """
     options = _options(**kwargs, lock_timeout=lock_timeout)
-    with _reporter() as report:
+    with output.current().progress() as report:
         summary = load(options, report)
     _print_summary(summary)
     sys.exit(summary.exit_code)
@@ -100,7 +102,7 @@ def plan_command(**kwargs) -> None:
     """Dry run: which files are new, changed or unchanged, and the schema a load would use. Writes nothing."""
     options = _options(**kwargs)
     prepared = prepare(options)
-    _print_plan(prepared, options)
+    output.current().plan(prepared, options.table)
     sys.exit(1 if prepared.failures else 0)
 
 
@@ -113,97 +115,12 @@ def status_command(dest: str, table: str | None) -> None:
     engine, writer = make_engine(dest)
     check_connection(engine, writer)
     rows = ledger.status_rows(engine, table)
-    if not rows:
-        out.print(f"nothing loaded yet into {table or 'any table'} at {masked(dest)}")
-        return
-    view = Table("table", "file", "status", "rows loaded", "rejected", "loaded at (UTC)", "error", box=None)
-    for row in rows:
-        view.add_row(row.table_name, row.file_key, row.status, _num(row.rows_loaded), _num(row.rows_rejected),
-                     f"{row.loaded_at:%Y-%m-%d %H:%M:%S}" if row.loaded_at else "", row.error or "")
-    out.print(view)
-
-
-def _num(value: int | None) -> str:
-    return "" if value is None else f"{value:,}"
-
-
-class _reporter:
-    """Progress while a run goes: a bar on a terminal, one line per file otherwise."""
-
-    def __enter__(self) -> Callable[[str, object], None]:
-        self.bar = None
-        self.rows = 0
-        if err.is_terminal:
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[rows]} rows"), TimeElapsedColumn(), console=err)
-            self.bar.start()
-            self.task = None
-        return self
-
-    def __call__(self, event: str, payload: object) -> None:
-        if event == "planned" and self.bar is not None:
-            files = len(payload.files) if isinstance(payload, LoadPlan) else 0
-            self.task = self.bar.add_task("loading", total=files or None, rows="0")
-        elif event == "loaded" and isinstance(payload, LoadResult):
-            self.rows += payload.rows_loaded
-            if self.bar is not None and self.task is not None:
-                self.bar.update(self.task, advance=1, rows=f"{self.rows:,}")
-            if payload.status == "failed" or self.bar is None:
-                line = _result_line(payload)
-                (self.bar.console if self.bar else err).print(line, markup=False)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-def _result_line(r: LoadResult) -> str:
-    if r.status == "failed":
-        return f"FAILED  {r.error}"
-    if r.status == "skipped":
-        return f"skipped {r.key} (unchanged since its last load)"
-    rejected = f", {r.rows_rejected:,} rejected" if r.rows_rejected else ""
-    return f"loaded  {r.key}: {r.rows_loaded:,} rows{rejected} in {r.seconds:.1f} s"
+    output.current().status(rows, table, masked(dest))
 
 
 def _print_summary(summary: RunSummary) -> None:
-    for change in summary.changes:
-        out.print(f"schema: {change}", markup=False)
-    for problem in summary.problems:
-        out.print(f"{'FAILED' if problem.fatal else 'note'}    {problem.key}: {problem.reason}", markup=False)
-    mb = summary.bytes_loaded / 1e6
-    rate = mb / summary.seconds if summary.seconds else 0.0
-    out.print(
-        f"{summary.table}: {summary.count('loaded')} files loaded, {summary.count('skipped')} skipped (unchanged), "
-        f"{len(summary.failed) + sum(p.fatal for p in summary.problems)} failed; "
-        f"{summary.rows_loaded:,} rows loaded, {summary.rows_rejected:,} rejected; "
-        f"{summary.seconds:.1f} s, {rate:.1f} MB/s",
-        markup=False,
-    )
-    if summary.rows_rejected:
-        out.print(f"rejected rows are in table {rejects_table_name(summary.table)} (file, line, raw text, reason)")
-    for failed in summary.failed:
-        out.print(f"FAILED  {failed.error}", markup=False)
-
-
-def _print_plan(prepared: Prepared, options: LoadOptions) -> None:
-    files = Table("file", "state", "encoding", "delimiter", "size", box=None)
-    for scan in prepared.scans:
-        p = scan.plan
-        files.add_row(p.source.key, p.state, p.dialect.encoding, repr(p.dialect.delimiter), f"{p.source.size:,}")
-    for failure in prepared.failures:
-        files.add_row(failure.key, "[red]unreadable[/]", "", "", failure.error or "")
-    out.print(files)
-    for problem in prepared.discovery.problems:
-        out.print(f"note    {problem.key}: {problem.reason}", markup=False)
-    if not prepared.plan.columns:
-        out.print(f"nothing to load: every file is loaded and unchanged in {options.table}")
-        return
-    verb = "existing table" if prepared.existing else "new table"
-    schema = Table("header", "column", "type", box=None, title=f"{verb} {options.table}", title_justify="left")
-    for column in prepared.plan.columns:
-        schema.add_row(column.source, column.name, column.describe())
-    out.print(schema)
+    """A finished run's summary in the chosen format; commands elsewhere use ``output.print_summary``."""
+    output.print_summary(summary)
 
 
 def _add_flow_commands() -> None:
@@ -220,23 +137,31 @@ _add_flow_commands()
 
 
 def run() -> None:
-    """Entry point: expected errors as one line and an exit code, never a traceback."""
+    """Entry point: expected errors as one line and an exit code, never a traceback (in JSON, not even for bugs)."""
+    output.use(output.requested_format(sys.argv[1:]))  # until ``main`` reads its option: for its own usage errors
     try:
         main(standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        output.current().usage_error(exc)
         sys.exit(2)
     except click.exceptions.Abort:
-        err.print("aborted")
+        output.current().error("aborted", 130)
         sys.exit(130)
     except DataProcessorError as exc:
-        err.print(f"error: {exc}", markup=False)
+        output.current().error(f"error: {exc}", exc.exit_code)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        err.print("interrupted: files not yet committed were rolled back and will load on the next run")
+        output.current().error(
+            "interrupted: files not yet committed were rolled back and will load on the next run", 130
+        )
         sys.exit(130)
+    except Exception as exc:
+        if output.current().format != "json":
+            raise
+        output.current().crash(exc)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

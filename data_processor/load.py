@@ -8,6 +8,7 @@ costs a few extra bulk calls, never a row-by-row load of the file.
 
 from __future__ import annotations
 
+import logging
 import time
 from types import ModuleType
 
@@ -18,6 +19,7 @@ from . import ledger
 from .db import database_error
 from .ddl import target_table
 from .errors import DataProcessorError, ReconciliationError, TooManyRejects
+from .logs import result_fields
 from .read import iter_batches, locate_rows
 from .rejects import insert as insert_rejects
 from .rejects import rejects_table
@@ -25,11 +27,27 @@ from .types import FILE_ID_COLUMN, FilePlan, LoadPlan, LoadResult, Reject
 from .validate import check_batch
 from .writers import RowsRefused
 
+log = logging.getLogger(__name__)
+
 
 def load_file(
     engine: sa.Engine, writer: ModuleType, plan: LoadPlan, file: FilePlan, run_id: str = ""
 ) -> LoadResult:
-    """Load ``file`` into ``plan.table``; a failed file leaves the table untouched and says why."""
+    """Load ``file`` into ``plan.table``; a failed file leaves the table untouched and says why.
+
+    Logs one INFO record saying how the file ended (fields: file, status, rows_read, rows_loaded, rows_rejected,
+    bytes, seconds, and error when it failed); a transient database error propagates unlogged, to be retried.
+    """
+    result = _load_file(engine, writer, plan, file, run_id)
+    if result.status == "failed":
+        log.info("failed %s", result.error, extra=result_fields(result))
+    else:
+        log.info("%s %s: %d rows loaded, %d rejected in %.1f s", result.status, result.key, result.rows_loaded,
+                 result.rows_rejected, result.seconds, extra=result_fields(result))
+    return result
+
+
+def _load_file(engine: sa.Engine, writer: ModuleType, plan: LoadPlan, file: FilePlan, run_id: str) -> LoadResult:
     started = time.monotonic()
     try:
         file_id = ledger.register(engine, plan.table, file.source.key)

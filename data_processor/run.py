@@ -6,6 +6,7 @@ are started with ``spawn`` (pyarrow's thread pools do not survive ``fork``) and 
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import time
@@ -23,6 +24,8 @@ from .errors import ConfigError, DataProcessorError, NoFilesMatched, TransientDa
 from .load import load_file
 from .plan import FileScan, build_plan, read_schema_file, scan_file
 from .types import FilePlan, LoadPlan, LoadResult
+
+log = logging.getLogger(__name__)
 
 PARALLEL_MIN_BYTES = 32 << 20
 """Below this much input, worker processes cost more to start (about a second each) than they save."""
@@ -212,9 +215,11 @@ def load_one(dest: str, plan: LoadPlan, file: FilePlan, run_id: str = "",
     for pause in (*pauses, None):
         try:
             return load_file(engine, writer, plan, file, run_id)
-        except TransientDatabaseError:
+        except TransientDatabaseError as exc:
             engine.dispose()  # the pool's connections may all be dead (a database restart)
             if pause is None:
+                log.warning("%s: %s (attempt %d of %d)", file.source.key, exc, len(pauses) + 1, len(pauses) + 1,
+                            extra={"file": file.source.key, "status": "failed", "error": str(exc)})
                 raise
             time.sleep(pause)
     raise AssertionError("unreachable")

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from data_processor.cli import _options, err, out, source_options
-from data_processor.errors import DataProcessorError
+from data_processor.cli import _options, out, source_options
+from data_processor.output import print_summary
 
 
 @click.command("flow")
@@ -25,7 +25,8 @@ def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None,
 
     Uses the Prefect API in PREFECT_API_URL, or a temporary one when unset. Exit status as for load.
     """
-    from flows.load_folder import load_csv_folder
+    from flows.load_folder import FilesFailed, load_csv_folder
+    from flows.report import summary_from_payload
 
     options = _options(**kwargs)
     state = load_csv_folder(
@@ -34,16 +35,13 @@ def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None,
         fanout=fanout, child_deployment=child_deployment, max_db_writers=max_db_writers, return_state=True,
     )
     outcome = state.result(raise_on_failure=False)
-    if isinstance(outcome, DataProcessorError):
-        raise outcome
-    if isinstance(outcome, BaseException):
-        err.print(f"FAILED  {outcome}", markup=False)
-        sys.exit(1)
-    out.print(
-        f"{outcome['table']}: {outcome['files_loaded']} files loaded, {outcome['files_skipped']} skipped, "
-        f"{outcome['files_failed']} failed; {outcome['rows_loaded']:,} rows loaded, "
-        f"{outcome['rows_rejected']:,} rejected; {outcome['seconds']} s", markup=False,
-    )
+    if isinstance(outcome, FilesFailed):
+        outcome = outcome.payload
+    elif isinstance(outcome, BaseException):
+        raise outcome  # a DataProcessorError is one line and an exit code; anything else is a bug
+    summary = summary_from_payload(outcome)
+    print_summary(summary)
+    sys.exit(summary.exit_code)
 
 
 @click.command("setup-alerts")

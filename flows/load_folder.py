@@ -24,6 +24,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
 from prefect.futures import PrefectFlowRunFuture, as_completed
 from prefect.runtime import flow_run as current_run
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -42,7 +43,14 @@ DB_LIMIT = "data-processor-db"
 
 
 class FilesFailed(Exception):
-    """Some files did not load; the message names each one and why."""
+    """Some files did not load; the message names each one and why, ``payload`` is the run's summary."""
+
+    def __init__(self, message: str, payload: dict) -> None:
+        super().__init__(message, payload)
+        self.message, self.payload = message, payload
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def run_name() -> str:
@@ -77,7 +85,7 @@ def ensure_db_limit(name: str, slots: int | None, default: int) -> None:
             return
         try:
             client.read_global_concurrency_limit_by_name(name)
-        except Exception:  # noqa: BLE001 - ObjectNotFound: first run against this Prefect server
+        except ObjectNotFound:  # the first run against this Prefect server
             client.upsert_global_concurrency_limit_by_name(name, default)
 
 
@@ -143,8 +151,8 @@ def load_csv_folder(
     logger.info("%s: %d files loaded, %d skipped, %d failed; %s rows loaded, %s rejected; %.1f s", table,
                 payload["files_loaded"], payload["files_skipped"], payload["files_failed"],
                 f"{payload['rows_loaded']:,}", f"{payload['rows_rejected']:,}", seconds)
-    if summary.failed:
-        raise FilesFailed(failure_message(summary))
+    if summary.exit_code:
+        raise FilesFailed(failure_message(summary), payload)
     return payload
 
 

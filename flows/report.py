@@ -4,11 +4,16 @@ failure message that names every failed file."""
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.events import emit_event
 
+from data_processor.discover import Problem
+from data_processor.output import summary_fields
+from data_processor.rejects import rejects_table_name
 from data_processor.run import RunSummary
+from data_processor.types import LoadResult, Reject
 
 EVENT_COMPLETED = "data-processor.load.completed"
 EVENT_FAILED = "data-processor.load.failed"
@@ -33,26 +38,27 @@ class ProgressArtifact:
 
 
 def summary_payload(summary: RunSummary) -> dict:
-    """The run in numbers: the event payload, the flow's return value and the base of the artifact."""
-    mb = summary.bytes_loaded / 1e6
-    return {
-        "table": summary.table,
-        "files_loaded": summary.count("loaded"),
-        "files_skipped": summary.count("skipped"),
-        "files_failed": len(summary.failed),
-        "rows_loaded": summary.rows_loaded,
-        "rows_rejected": summary.rows_rejected,
-        "seconds": round(summary.seconds, 1),
-        "mb_per_s": round(mb / summary.seconds, 1) if summary.seconds else 0.0,
-        "failed": [{"file": r.key, "error": r.error} for r in summary.failed],
+    """The run as JSON: the event payload and the flow's return value (the CLI's summary fields, plus each file)."""
+    return summary_fields(summary) | {
         "schema_changes": list(summary.changes),
+        "files": [asdict(r) | {"rejects_sample": [asdict(x) for x in r.rejects_sample]} for r in summary.results],
+        "problems": [asdict(p) for p in summary.problems],
     }
+
+
+def summary_from_payload(payload: dict) -> RunSummary:
+    """The :class:`RunSummary` back from :func:`summary_payload` (for the CLI's summary of a flow run)."""
+    results = [LoadResult(**(f | {"rejects_sample": tuple(Reject(**x) for x in f["rejects_sample"])}))
+               for f in payload["files"]]
+    return RunSummary(payload["table"], results, [Problem(**p) for p in payload["problems"]],
+                      payload["schema_changes"], payload["seconds"])
 
 
 def failure_message(summary: RunSummary) -> str:
     """One paragraph naming each failed file and why (the run's state message, quoted by the alert)."""
-    failed = summary.failed
-    reasons = "; ".join(r.error or r.key for r in failed[:20]) + ("; …" if len(failed) > 20 else "")
+    failed = summary_fields(summary)["failed"]
+    reasons = "; ".join(f["error"] if (f["error"] or "").startswith(f["file"]) else f"{f['file']}: {f['error']}"
+                        for f in failed[:20]) + ("; …" if len(failed) > 20 else "")
     return f"{len(failed)} of {len(summary.results)} files failed to load into {summary.table}: {reasons}"
 
 
@@ -77,12 +83,12 @@ def publish(summary: RunSummary) -> dict:
         description=(
             f"**{summary.table}**: {payload['files_loaded']} files loaded, {payload['files_skipped']} skipped, "
             f"{payload['files_failed']} failed; {payload['rows_loaded']:,} rows loaded, "
-            f"{payload['rows_rejected']:,} rejected (see `{summary.table}_rejects`); "
+            f"{payload['rows_rejected']:,} rejected (see `{rejects_table_name(summary.table)}`); "
             f"{payload['seconds']} s, {payload['mb_per_s']} MB/s"
         ),
     )
     emit_event(
-        EVENT_FAILED if summary.failed else EVENT_COMPLETED,
+        EVENT_FAILED if summary.exit_code else EVENT_COMPLETED,
         resource={"prefect.resource.id": f"data-processor.table.{summary.table}",
                   "prefect.resource.name": summary.table},
         payload=payload,

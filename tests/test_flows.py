@@ -213,11 +213,13 @@ def test_a_transient_database_error_is_retried_and_the_file_loads_once(prefect_a
 
 def test_the_flow_command_runs_the_flow_on_a_real_server(prefect_api, pg, src):
     expected = good_files(src, ["a", "b"])
+    bad_file(src)
     done = subprocess.run(
         [sys.executable, "-m", "data_processor", "flow", "--src", str(src), "--glob", "**/certificates.csv",
-         "--dest", pg.url, "--table", pg.table], capture_output=True, text=True, timeout=180,
+         "--dest", pg.url, "--table", pg.table, "--max-bad-rows", "0"], capture_output=True, text=True, timeout=180,
         env={**os.environ, "PREFECT_API_URL": prefect_api},
     )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert f"{pg.table}: 2 files loaded, 0 skipped, 0 failed; {expected:,} rows loaded" in done.stdout
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert f"{pg.table}: 2 files loaded, 0 skipped (unchanged), 1 failed; {expected:,} rows loaded" in done.stdout
+    assert "FAILED  zz-bad/certificates.csv: 1 bad rows exceed --max-bad-rows 0" in done.stdout
     assert pg.count() == expected

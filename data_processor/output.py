@@ -1,0 +1,367 @@
+"""What the command line writes: text for people, or JSON for machines (``--log-format json``).
+
+Both formats write the same things to the same streams: per-file progress and errors on stderr; summaries, notes,
+plans and status on stdout. In JSON each line is one object shaped like a JSON log record (``@timestamp``,
+``log.level``, ``log.logger``, ``message``: the line text mode would print) plus the data as fields, and
+``event.action`` saying what the line is (``load.file``, ``load.summary``, ``note``, ``plan.file``, ...).
+
+``current()`` is the output the ``main`` group chose; a command defined elsewhere (``flows/cli.py``) writes through
+it, e.g. ``print_summary(summary)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import io
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import IO, Any, Literal
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .logs import LOG_FORMATS, LogFormat, SecretMaskingFilter, json_formatter, result_fields
+from .rejects import rejects_table_name
+from .run import Prepared, RunSummary
+from .types import LoadPlan, LoadResult
+
+LOGGER_NAME = "data_processor.cli"
+"""``log.logger`` of every JSON line the command line writes."""
+
+FORMAT_ENV = "DATA_PROCESSOR_LOG_FORMAT"
+"""Environment variable for ``--log-format``."""
+
+
+def summary_fields(summary: RunSummary) -> dict[str, Any]:
+    """The run in numbers; ``failed`` lists every failed file, including matches that could not be read at all."""
+    failed = [{"file": r.key, "error": r.error} for r in summary.failed]
+    failed += [{"file": p.key, "error": p.reason} for p in summary.problems if p.fatal]
+    fields: dict[str, Any] = {
+        "table": summary.table,
+        "files_loaded": summary.count("loaded"),
+        "files_skipped": summary.count("skipped"),
+        "files_failed": len(failed),
+        "rows_loaded": summary.rows_loaded,
+        "rows_rejected": summary.rows_rejected,
+        "seconds": round(summary.seconds, 3),
+        "mb_per_s": round(_rate(summary), 2),
+        "failed": failed,
+        "exit_code": summary.exit_code,
+    }
+    if summary.rows_rejected:
+        fields["rejects_table"] = rejects_table_name(summary.table)
+    return fields
+
+
+def _rate(summary: RunSummary) -> float:
+    mb = summary.bytes_loaded / 1e6
+    return mb / summary.seconds if summary.seconds else 0.0
+
+
+def result_line(r: LoadResult) -> str:
+    """One file's outcome as the line text mode prints."""
+    if r.status == "failed":
+        return f"FAILED  {r.error}"
+    if r.status == "skipped":
+        return f"skipped {r.key} (unchanged since its last load)"
+    rejected = f", {r.rows_rejected:,} rejected" if r.rows_rejected else ""
+    return f"loaded  {r.key}: {r.rows_loaded:,} rows{rejected} in {r.seconds:.1f} s"
+
+
+def summary_line(summary: RunSummary) -> str:
+    return (
+        f"{summary.table}: {summary.count('loaded')} files loaded, {summary.count('skipped')} skipped (unchanged), "
+        f"{len(summary.failed) + sum(p.fatal for p in summary.problems)} failed; "
+        f"{summary.rows_loaded:,} rows loaded, {summary.rows_rejected:,} rejected; "
+        f"{summary.seconds:.1f} s, {_rate(summary):.1f} MB/s"
+    )
+
+
+def _num(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+class TextOutput:
+    """Tables and sentences; a progress bar when stderr is a terminal."""
+
+    format: LogFormat = "text"
+
+    def __init__(self) -> None:
+        self.out = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def progress(self) -> _TextProgress:
+        """``with output.progress() as report: load(options, report)``."""
+        return _TextProgress(self)
+
+    def result(self, r: LoadResult, console: Console | None = None) -> None:
+        (console or self.err).print(result_line(r), markup=False)
+
+    def summary(self, summary: RunSummary) -> None:
+        out = self.out
+        for change in summary.changes:
+            out.print(f"schema: {change}", markup=False)
+        for problem in summary.problems:
+            out.print(f"{'FAILED' if problem.fatal else 'note'}    {problem.key}: {problem.reason}", markup=False)
+        out.print(summary_line(summary), markup=False)
+        if summary.rows_rejected:
+            out.print(f"rejected rows are in table {rejects_table_name(summary.table)} (file, line, raw text, reason)")
+        for failed in summary.failed:
+            out.print(f"FAILED  {failed.error}", markup=False)
+
+    def plan(self, prepared: Prepared, table: str) -> None:
+        out = self.out
+        files = Table("file", "state", "encoding", "delimiter", "size", box=None)
+        for scan in prepared.scans:
+            p = scan.plan
+            files.add_row(p.source.key, p.state, p.dialect.encoding, repr(p.dialect.delimiter), f"{p.source.size:,}")
+        for failure in prepared.failures:
+            files.add_row(failure.key, "[red]unreadable[/]", "", "", failure.error or "")
+        out.print(files)
+        for problem in prepared.discovery.problems:
+            out.print(f"note    {problem.key}: {problem.reason}", markup=False)
+        if not prepared.plan.columns:
+            out.print(f"nothing to load: every file is loaded and unchanged in {table}")
+            return
+        verb = "existing table" if prepared.existing else "new table"
+        schema = Table("header", "column", "type", box=None, title=f"{verb} {table}", title_justify="left")
+        for column in prepared.plan.columns:
+            schema.add_row(column.source, column.name, column.describe())
+        out.print(schema)
+
+    def status(self, rows: Sequence, table: str | None, where: str) -> None:
+        """The ledger's rows (``ledger.status_rows``); ``where`` is the database, password hidden."""
+        if not rows:
+            self.out.print(f"nothing loaded yet into {table or 'any table'} at {where}")
+            return
+        view = Table("table", "file", "status", "rows loaded", "rejected", "loaded at (UTC)", "error", box=None)
+        for row in rows:
+            view.add_row(row.table_name, row.file_key, row.status, _num(row.rows_loaded), _num(row.rows_rejected),
+                         f"{row.loaded_at:%Y-%m-%d %H:%M:%S}" if row.loaded_at else "", row.error or "")
+        self.out.print(view)
+
+    def note(self, message: str, action: str = "note", **fields: Any) -> None:
+        """A sentence on stdout; ``action`` and ``fields`` only matter in JSON."""
+        self.out.print(message, markup=False)
+
+    def error(self, message: str, exit_code: int, **fields: Any) -> None:
+        """The one line of a command that ends with ``exit_code``, on stderr."""
+        self.err.print(message, markup=False)
+
+    def usage_error(self, exc: click.ClickException) -> None:
+        exc.show()
+
+
+class _TextProgress:
+    """Progress while a run goes: a bar on a terminal, one line per file otherwise."""
+
+    def __init__(self, output: TextOutput) -> None:
+        self.output = output
+
+    def __enter__(self) -> _TextProgress:
+        self.bar = None
+        self.rows = 0
+        if self.output.err.is_terminal:
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[rows]} rows"), TimeElapsedColumn(), console=self.output.err)
+            self.bar.start()
+            self.task = None
+        return self
+
+    def __call__(self, event: str, payload: object) -> None:
+        if event == "planned" and self.bar is not None:
+            files = len(payload.files) if isinstance(payload, LoadPlan) else 0
+            self.task = self.bar.add_task("loading", total=files or None, rows="0")
+        elif event == "loaded" and isinstance(payload, LoadResult):
+            self.rows += payload.rows_loaded
+            if self.bar is not None and self.task is not None:
+                self.bar.update(self.task, advance=1, rows=f"{self.rows:,}")
+            if payload.status == "failed" or self.bar is None:
+                self.output.result(payload, self.bar.console if self.bar else None)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+class JsonOutput:
+    """One JSON object per line, secrets masked; no progress bar. Streams default to the current stdout/stderr."""
+
+    format: LogFormat = "json"
+
+    def __init__(self, out: IO[str] | None = None, err: IO[str] | None = None) -> None:
+        self._out, self._err = out, err
+        self._formatter = json_formatter()
+        self._secrets = SecretMaskingFilter()
+
+    def emit(self, stream: IO[str], level: int, action: str, message: str, exc_info: Any = None,
+             **fields: Any) -> None:
+        """Write one line to ``stream``: ``message`` and ``fields`` as a record of ``data_processor.cli``."""
+        record = logging.LogRecord(LOGGER_NAME, level, __file__, 0, message, None, exc_info)
+        record.__dict__.update({"event.action": action, **fields})
+        self._secrets.filter(record)
+        stream.write(self._formatter.format(record) + "\n")
+        stream.flush()
+
+    @property
+    def out(self) -> IO[str]:
+        return self._out or sys.stdout
+
+    @property
+    def err(self) -> IO[str]:
+        return self._err or sys.stderr
+
+    def progress(self) -> _JsonProgress:
+        return _JsonProgress(self)
+
+    def result(self, r: LoadResult) -> None:
+        level = logging.ERROR if r.status == "failed" else logging.INFO
+        self.emit(self.err, level, "load.file", result_line(r), **result_fields(r))
+
+    def summary(self, summary: RunSummary) -> None:
+        for change in summary.changes:
+            self.emit(self.out, logging.INFO, "schema.change", f"schema: {change}", table=summary.table,
+                      change=change)
+        for problem in summary.problems:
+            self._problem(problem.key, problem.reason, problem.fatal)
+        level = logging.ERROR if summary.exit_code else logging.INFO
+        self.emit(self.out, level, "load.summary", summary_line(summary), **summary_fields(summary))
+
+    def _problem(self, key: str, reason: str, fatal: bool) -> None:
+        label = "FAILED" if fatal else "note"
+        self.emit(self.out, logging.ERROR if fatal else logging.WARNING, "note", f"{label}    {key}: {reason}",
+                  file=key, reason=reason, fatal=fatal)
+
+    def plan(self, prepared: Prepared, table: str) -> None:
+        for scan in prepared.scans:
+            p = scan.plan
+            self.emit(self.out, logging.INFO, "plan.file",
+                      f"{p.source.key}: {p.state}, {p.dialect.encoding}, delimiter {p.dialect.delimiter!r}, "
+                      f"{p.source.size:,} bytes",
+                      file=p.source.key, state=p.state, encoding=p.dialect.encoding, delimiter=p.dialect.delimiter,
+                      bytes=p.source.size)
+        for failure in prepared.failures:
+            self.emit(self.out, logging.ERROR, "plan.file", f"{failure.key}: unreadable: {failure.error or ''}",
+                      file=failure.key, state="unreadable", error=failure.error)
+        for problem in prepared.discovery.problems:
+            self._problem(problem.key, problem.reason, False)
+        if not prepared.plan.columns:
+            self.note(f"nothing to load: every file is loaded and unchanged in {table}", table=table)
+            return
+        table_state = "existing" if prepared.existing else "new"
+        for column in prepared.plan.columns:
+            self.emit(self.out, logging.INFO, "plan.column",
+                      f"{table_state} table {table}: {column.source} -> {column.name} {column.describe()}",
+                      table=table, table_state=table_state, header=column.source, column=column.name,
+                      type=column.describe())
+
+    def status(self, rows: Sequence, table: str | None, where: str) -> None:
+        if not rows:
+            self.note(f"nothing loaded yet into {table or 'any table'} at {where}", table=table)
+            return
+        for row in rows:
+            loaded_at = row.loaded_at.replace(tzinfo=dt.timezone.utc).isoformat() if row.loaded_at else None
+            self.emit(self.out, logging.INFO, "status.file",
+                      f"{row.table_name} {row.file_key}: {row.status}, {row.rows_loaded or 0:,} rows loaded",
+                      table=row.table_name, file=row.file_key, status=row.status, rows_loaded=row.rows_loaded,
+                      rows_rejected=row.rows_rejected, loaded_at=loaded_at, error=row.error)
+
+    def note(self, message: str, action: str = "note", **fields: Any) -> None:
+        self.emit(self.out, logging.INFO, action, message, **fields)
+
+    def error(self, message: str, exit_code: int, **fields: Any) -> None:
+        self.emit(self.err, logging.ERROR, "error", message, exit_code=exit_code, **fields)
+
+    def usage_error(self, exc: click.ClickException) -> None:
+        command = exc.ctx.command_path if getattr(exc, "ctx", None) else None
+        self.error(f"Error: {exc.format_message()}", 2, command=command)
+
+    def crash(self, exc: BaseException) -> None:
+        """A bug (text mode lets Python print it): its traceback in ``exc_info``, with exit status 1."""
+        self.emit(self.err, logging.CRITICAL, "error", f"bug: {type(exc).__name__}: {exc}",
+                  exc_info=(type(exc), exc, exc.__traceback__), exit_code=1)
+
+
+class _JsonProgress:
+    """One ``load.file`` line per file as it ends."""
+
+    def __init__(self, output: JsonOutput) -> None:
+        self.output = output
+
+    def __enter__(self) -> _JsonProgress:
+        return self
+
+    def __call__(self, event: str, payload: object) -> None:
+        if event == "loaded" and isinstance(payload, LoadResult):
+            self.output.result(payload)
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+Output = TextOutput | JsonOutput
+_current: list[Output] = []
+
+
+def for_format(format: LogFormat) -> Output:
+    if format not in LOG_FORMATS:
+        raise ValueError(f"output format must be one of {', '.join(LOG_FORMATS)}, not {format!r}")
+    return JsonOutput() if format == "json" else TextOutput()
+
+
+def use(format: LogFormat) -> Output:
+    """Make ``format`` the output of this process (the ``main`` group calls it with ``--log-format``)."""
+    _current[:] = [for_format(format)]
+    return _current[0]
+
+
+def requested_format(args: Sequence[str]) -> LogFormat:
+    """The format a command line asks for (``--log-format``, else the environment), before click has parsed it.
+
+    Lets an error in parsing the command line itself come out in the format the user asked for; anything not
+    understood here, or JSON without python-json-logger installed, gives text (``main`` then says what is wrong).
+    """
+    wanted = os.environ.get(FORMAT_ENV, "text")
+    for index, arg in enumerate(args):
+        if arg == "--log-format" and index + 1 < len(args):
+            wanted = args[index + 1]
+        elif arg.startswith("--log-format="):
+            wanted = arg.partition("=")[2]
+    if wanted == "json" and importlib.util.find_spec("pythonjsonlogger") is not None:
+        return "json"
+    return "text"
+
+
+def current() -> Output:
+    """The output ``use`` chose; text until then."""
+    return _current[0] if _current else use("text")
+
+
+class Printer:
+    """Stands in for a rich ``Console`` (``print`` only) and follows the chosen format.
+
+    Text: the console's own ``print``. JSON: one ``note`` object per call, its ``message`` the printed text.
+    """
+
+    def __init__(self, stream: Literal["out", "err"]) -> None:
+        self.stream = stream
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        chosen = current()
+        if isinstance(chosen, TextOutput):
+            (chosen.out if self.stream == "out" else chosen.err).print(*objects, **options)
+            return
+        capture = Console(file=io.StringIO(), width=200, highlight=False, soft_wrap=True)
+        capture.print(*objects, markup=options.get("markup"))
+        text = capture.file.getvalue().rstrip("\n")
+        chosen.emit(chosen.out if self.stream == "out" else chosen.err, logging.INFO, "note", text)
+
+
+def print_summary(summary: RunSummary) -> None:
+    """A finished run's summary, in the chosen format (stdout)."""
+    current().summary(summary)
