@@ -12,8 +12,6 @@ from __future__ import annotations
 from types import ModuleType
 
 import sqlalchemy as sa
-from alembic.migration import MigrationContext
-from alembic.operations import Operations
 
 from . import ledger
 from .rejects import rejects_table
@@ -77,6 +75,9 @@ def apply(
             table.create(conn)
             changes.append(f"created table {plan.table} with {len(plan.columns)} columns")
         else:
+            from alembic.migration import MigrationContext  # here, not at the top: load workers never need it
+            from alembic.operations import Operations
+
             operations = Operations(MigrationContext.configure(conn))
             for column in plan.columns:
                 before = existing.get(column.name)

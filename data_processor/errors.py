@@ -47,6 +47,17 @@ class TableLocked(ConfigError):
 # -- input -------------------------------------------------------------------------------------------------------
 
 
+class WorkerDied(DataProcessorError):
+    """A worker process was killed (out of memory, a signal) mid-run; its file's transaction rolled back."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        super().__init__(
+            f"{file}: a worker process died (killed, or out of memory) while loading it; files not yet committed "
+            "were rolled back and will load on the next run"
+        )
+
+
 class InputError(DataProcessorError):
     """A file cannot be loaded as a whole (its rows are not the problem, the file is)."""
 

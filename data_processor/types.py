@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
-from pydantic import TypeAdapter
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 LogicalType = Literal["integer", "bigint", "decimal", "double", "date", "timestamp", "text"]
 LOGICAL_TYPES: frozenset[str] = frozenset(get_args(LogicalType))
@@ -128,4 +129,6 @@ class LoadResult:
 
 @cache
 def _plan_adapter() -> TypeAdapter:
+    from pydantic import TypeAdapter  # only the flows serialise plans; load workers start faster without it
+
     return TypeAdapter(LoadPlan)
