@@ -16,7 +16,7 @@ import click
 from . import ledger, logs, output
 from .db import check_connection, make_engine, masked
 from .errors import DataProcessorError
-from .run import LoadOptions, RunSummary, load, prepare
+from .run import LoadOptions, RunSummary, slim_process, load, prepare
 
 DEFAULT_DEST = "sqlite:///data_processor.db"
 out = output.Printer("out")
@@ -139,6 +139,7 @@ _add_flow_commands()
 def run() -> None:
     """Entry point: expected errors as one line and an exit code, never a traceback (in JSON, not even for bugs)."""
     output.use(output.requested_format(sys.argv[1:]))  # until ``main`` reads its option: for its own usage errors
+    slim_process()
     try:
         main(standalone_mode=False)
     except click.exceptions.Exit as exc:

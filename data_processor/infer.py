@@ -146,6 +146,9 @@ def observe(column: pa.Array, seen: ColumnStats = ColumnStats()) -> ColumnStats:
         stats = replace(stats, integer=False)
     if stats.double:
         return replace(stats, date=False, timestamp=False)  # every value is a number: none is a date
+    shaped = pc.match_substring_regex(values, DATE if not stats.timestamp else f"{DATE}|{TIMESTAMP}")
+    if not _all(shaped):  # the cheap test first: most text columns fall here, before any calendar arithmetic
+        return replace(stats, date=False, timestamp=False)
     dates = _date_mask(values) if stats.date else None
     if dates is not None:
         stats = replace(stats, date=_all(dates))

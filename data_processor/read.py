@@ -30,7 +30,7 @@ BLOCK_SIZE = 1 << 20
 """Bytes parsed per batch. Arrow's streaming reader reads up to 32 blocks ahead of its consumer, so memory per
 worker is about 32 × this plus the interpreter, whatever the file size (measured: 8 MB blocks held 256 MB)."""
 
-BATCH_BYTES = 4 << 20
+BATCH_BYTES = 8 << 20
 """Blocks are joined into batches of about this size, so per-batch work (92 columns × a few kernels) stays cheap."""
 
 _SAMPLE = 64 << 10
