@@ -124,3 +124,20 @@ def test_the_engine_never_needs_pandas(src, tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "hidden", done.stderr
+
+
+def test_every_command_has_help_and_is_in_the_readme():
+    """Docs that are tested: a command nobody can find is a command nobody uses."""
+    from pathlib import Path
+
+    import click
+
+    from data_processor.cli import main
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert set(main.commands) == {"load", "plan", "status", "flow", "setup-alerts"}
+    for name, command in main.commands.items():
+        assert command.help and len(command.help) > 40, name
+        assert f"data-processor {name}" in readme, name
+        for option in command.params:
+            assert not isinstance(option, click.Option) or option.help, (name, option.name)

@@ -134,26 +134,75 @@ def webhook():
     server.shutdown()
 
 
+def wait_for(inbox: list[dict], wanted, seconds: float = 30) -> list[dict]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not any(wanted(m) for m in inbox):
+        time.sleep(0.2)
+    return [m for m in inbox if wanted(m)]
+
+
 def test_setup_alerts_is_idempotent_and_the_failure_alert_arrives(prefect_api, pg, src, webhook):
+    from prefect.automations import Automation
+
     from flows.alerts import AlertSettings, setup_alerts
 
     url, inbox = webhook
-    first = setup_alerts(AlertSettings(url))
-    assert all(line.endswith("created") for line in first), first
+    setup_alerts(AlertSettings(url))
     second = setup_alerts(AlertSettings(url))
     assert all(line.endswith("unchanged") for line in second), second
+    with get_client(sync_client=True) as client:
+        names = [a.name for a in client.read_automations()]
+    assert sorted(n for n in names if n.startswith("data-processor")) == [
+        "data-processor: run failed or crashed", "data-processor: run stuck in Pending",
+        "data-processor: run stuck in Running"]
+    assert Automation.read(name="data-processor: run failed or crashed").enabled
     good_files(src, ["a"])
     bad_file(src)
     state = run_parent(pg, src)
     assert state.is_failed()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not any(pg.table in m.get("text", "") for m in inbox):
-        time.sleep(0.2)
-    alerts = [m for m in inbox if pg.table in m.get("text", "")]
+    alerts = wait_for(inbox, lambda m: pg.table in m.get("text", ""))
     assert alerts, f"no alert within 30 s; received {inbox}"
     text = alerts[0]["text"]
     assert "zz-bad/certificates.csv" in text and "Failed" in alerts[0]["subject"]
     assert f"Table: {pg.table}" in text and f"Run: {state.state_details.flow_run_id}" in text  # no UI URL set here
+
+
+def test_a_completed_load_posts_its_summary_to_the_success_webhook(prefect_api, pg, src, webhook):
+    from flows.alerts import AlertSettings, setup_alerts
+
+    url, inbox = webhook
+    setup_alerts(AlertSettings(url, success_url=url))
+    expected = good_files(src, ["a", "b"])
+    assert run_parent(pg, src).is_completed()
+    posts = wait_for(inbox, lambda m: m.get("subject") == f"Data Processor: {pg.table} loaded")
+    assert posts, f"no summary within 30 s; received {inbox}"
+    summary = json.loads(posts[0]["text"])
+    assert (summary["table"], summary["files_loaded"], summary["rows_loaded"]) == (pg.table, 2, expected)
+
+
+def test_a_run_stuck_in_running_alerts(prefect_api, pg, src, webhook):
+    """The parent waits on the table lock another run holds: after the threshold, the stuck-run alert fires."""
+    import datetime as dt
+
+    from data_processor.run import LoadOptions, locked
+    from flows.alerts import AlertSettings, setup_alerts
+
+    url, inbox = webhook
+    setup_alerts(AlertSettings(url, running_after=dt.timedelta(seconds=10)))
+    try:
+        good_files(src, ["a"])
+        outcome = {}
+        with locked(LoadOptions(src=str(src), glob="**/certificates.csv", dest=pg.url, table=pg.table)):
+            runner = threading.Thread(target=lambda: outcome.update(state=run_parent(pg, src, lock_timeout=60)))
+            runner.start()
+            stuck = wait_for(inbox, lambda m: pg.table in m.get("text", "") and "Running" in m.get("subject", ""),
+                             seconds=45)
+        runner.join(timeout=120)
+    finally:
+        setup_alerts(AlertSettings(url))
+    assert stuck, f"no stuck-run alert within 45 s; received {inbox}"
+    assert "longer than expected" in stuck[0]["text"]
+    assert outcome["state"].is_completed() and pg.count() == 50
 
 
 def _max_overlap(intervals: list[tuple[float, float]]) -> int:
