@@ -33,6 +33,9 @@ class Fingerprint:
     encoding: str
     has_nul: bool
     """A NUL byte anywhere: rows holding one are rejected (no database stores NUL in text)."""
+    odd_quotes: bool = False
+    """An odd number of ``"``: either a stray inch mark inside a field (harmless) or a quoted field that is never
+    closed and would swallow the rest of the file; the scan tells which."""
 
 
 def sha256_of(path: Path) -> tuple[int, str]:
@@ -60,6 +63,7 @@ def fingerprint(path: Path) -> Fingerprint:
     size, sha = sha256_of(path)
     encoding: str | None = None
     has_nul = saw_multibyte = invalid_utf8 = False
+    quotes = 0
     decoder = codecs.getincrementaldecoder("utf-8")()
     with open_raw(path, compression) as f:
         first = True
@@ -70,6 +74,7 @@ def fingerprint(path: Path) -> Fingerprint:
                 if encoding == "utf-16":
                     return Fingerprint(size, sha, compression, encoding, has_nul=False)
             has_nul = has_nul or b"\x00" in block
+            quotes += block.count(b'"')
             if block.isascii():
                 continue
             saw_multibyte = saw_multibyte or _MULTIBYTE_UTF8.search(block) is not None
@@ -85,7 +90,7 @@ def fingerprint(path: Path) -> Fingerprint:
                 invalid_utf8 = True
     if encoding is None:
         encoding = "cp1252" if invalid_utf8 and not saw_multibyte else "utf-8"
-    return Fingerprint(size, sha, compression, encoding, has_nul)
+    return Fingerprint(size, sha, compression, encoding, has_nul, odd_quotes=quotes % 2 == 1)
 
 
 def _cp1252_or_latin1(error: UnicodeDecodeError) -> tuple[str, int]:

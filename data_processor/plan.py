@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,10 +21,14 @@ from .errors import ConfigError, InputError
 from .fingerprint import fingerprint
 from .ledger import Entry
 from .naming import column_names
-from .read import decode_utf8, iter_batches, read_header
+from .read import decode_utf8, iter_batches, read_header, unclosed_quote_line
 from .types import LOGICAL_TYPES, ColumnPlan, CsvDialect, FilePlan, LoadPlan, SourceFile
 
 NAME_BYTES = 63
+
+LONG_ROW_BLOCK_SIZES = (16 << 20, 256 << 20)
+"""Read block sizes tried, in turn, for a file with a row longer than the normal 1 MB block (memory grows with
+them, for that file only); a row longer than the last fails the file."""
 """Column names are cut to PostgreSQL's limit on every database, so a folder maps to the same columns anywhere."""
 
 
@@ -39,8 +44,10 @@ def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | N
     """Fingerprint ``source``; unless the ledger says it is loaded unchanged, gather its column statistics."""
     try:
         found = fingerprint(source.path)
-    except OSError as exc:
+    except OSError as exc:  # unreadable, or gzip.BadGzipFile
         raise InputError(source.key, f"cannot read: {exc.strerror or exc}") from None
+    except (EOFError, zlib.error) as exc:
+        raise InputError(source.key, f"cannot read: corrupt or truncated gzip ({exc})") from None
     source = replace(source, size=found.size)
     dialect = CsvDialect(encoding=found.encoding, compression=found.compression)
     unchanged = entry is not None and entry.status == "loaded" and (entry.size, entry.sha256) == (
@@ -53,28 +60,43 @@ def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | N
     except (OSError, EOFError) as exc:
         raise InputError(source.key, f"cannot read: {exc}") from None
     if not header or not any(header):
-        raise InputError(source.key, "no header row (the file is empty or its first line is blank)", line=1)
+        raise InputError(source.key, "no header row (the file is empty, or its first line has no column names)",
+                         line=1)
     dialect = replace(dialect, delimiter=delimiter)
+    if found.odd_quotes and (line := unclosed_quote_line(source.path, dialect)):
+        raise InputError(source.key, "a quoted field opens on this line and is never closed, so it would swallow "
+                         "every later line; close the quote or remove the stray one", line=line)
     names = column_names(header, NAME_BYTES)
+    for block_size in (None, *LONG_ROW_BLOCK_SIZES):
+        dialect = replace(dialect, block_size=block_size)
+        try:
+            rows, ragged, undecodable, stats = _gather(source.path, dialect, len(names), null_values)
+            break
+        except Exception as exc:  # pyarrow reports parse failures as ArrowInvalid with the byte position
+            if "straddling object" in str(exc) and block_size != LONG_ROW_BLOCK_SIZES[-1]:
+                continue  # a row longer than a block: read again with bigger blocks
+            raise InputError(source.key, f"cannot parse as CSV: {exc}") from None
     file_plan = FilePlan(source, dialect, found.sha256, tuple(header), tuple(names), state, found.has_nul)
-    stats = [infer.ColumnStats()] * len(names)
+    clean = not (ragged or undecodable or found.has_nul)
+    return FileScan(replace(file_plan, rows=rows, clean=clean), rows, ragged, dict(zip(names, stats)))
+
+
+def _gather(path: Path, dialect: CsvDialect, width: int, null_values: tuple[str, ...]) -> tuple:
+    """Rows, ragged rows, undecodable rows and each column's statistics, in one streaming pass."""
+    stats = [infer.ColumnStats()] * width
     rows = ragged = undecodable = 0
 
     def count_ragged(_text: str, _fields: int) -> None:
         nonlocal ragged
         ragged += 1
 
-    try:
-        for batch in iter_batches(source.path, dialect, len(names), null_values, on_ragged=count_ragged):
-            rows += batch.num_rows
-            for i, column in enumerate(batch.columns):
-                text, bad = decode_utf8(column)
-                undecodable += len(bad)
-                stats[i] = infer.observe(text, stats[i])
-    except Exception as exc:  # pyarrow reports parse failures as ArrowInvalid with the byte position
-        raise InputError(source.key, f"cannot parse as CSV: {exc}") from None
-    clean = not (ragged or undecodable or found.has_nul)
-    return FileScan(replace(file_plan, rows=rows, clean=clean), rows, ragged, dict(zip(names, stats)))
+    for batch in iter_batches(path, dialect, width, null_values, on_ragged=count_ragged):
+        rows += batch.num_rows
+        for i, column in enumerate(batch.columns):
+            text, bad = decode_utf8(column)
+            undecodable += len(bad)
+            stats[i] = infer.observe(text, stats[i])
+    return rows, ragged, undecodable, stats
 
 
 def build_plan(

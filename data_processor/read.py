@@ -61,7 +61,6 @@ def iter_batches(
     width: int,
     null_values: tuple[str, ...] = (),
     on_ragged: Callable[[str, int], None] | None = None,
-    block_size: int | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Data rows (header skipped) as batches of ``width`` binary columns; blank lines are not rows."""
     names = [f"f{i}" for i in range(width)]
@@ -74,7 +73,7 @@ def iter_batches(
     reader = pa_csv.open_csv(
         open_text_bytes(path, dialect),
         read_options=pa_csv.ReadOptions(
-            column_names=names, skip_rows=1, block_size=block_size or BLOCK_SIZE, use_threads=False
+            column_names=names, skip_rows=1, block_size=dialect.block_size or BLOCK_SIZE, use_threads=False
         ),
         parse_options=pa_csv.ParseOptions(
             delimiter=dialect.delimiter, newlines_in_values=True, invalid_row_handler=ragged
@@ -103,6 +102,24 @@ def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
     if len(batches) == 1:
         return batches[0]
     return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+
+
+def unclosed_quote_line(path: Path, dialect: CsvDialect) -> int | None:
+    """The line on which a quoted field opens and never closes (it would swallow every later line), if any.
+
+    Only called for files with an odd number of quotes; Python's strict csv reader tells an unclosed quote
+    ("unexpected end of data") from a harmless inch mark inside an unquoted field.
+    """
+    with open_text_bytes(path, dialect) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+        reader = csv.reader(text, delimiter=dialect.delimiter, strict=True)
+        start = 1
+        try:
+            for _ in reader:
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            return start if "unexpected end of data" in str(exc) else None
+    return None
 
 
 def locate_rows(

@@ -39,6 +39,8 @@ class CsvDialect:
     encoding: str = "utf-8"
     delimiter: str = ","
     compression: str | None = None
+    block_size: int | None = None
+    """Bytes per read block when a row is longer than the default 1 MB (found by the scan, used by the load)."""
 
 
 @dataclass(frozen=True)

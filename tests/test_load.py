@@ -209,3 +209,34 @@ def test_the_same_file_loaded_twice_at_once_lands_once(db, src):
         results = list(pool.map(lambda _: load_one(db.url, plan, file, pauses=()), range(2)))
     assert sorted(r.status for r in results) == ["loaded", "skipped"]
     assert db.count() == 6000
+
+
+def test_a_quote_never_closed_fails_the_file_naming_its_line(db, src):
+    """Read leniently, an unclosed quote swallows every later line into one field: the file must fail instead."""
+    write(src / "a.csv", 'id,note\n1,fine\n2,"never closed\n3,swallowed\n4,too\n')
+    write(src / "b.csv", 'id,note\n5,12" lagging jacket\n6,"quoted ""and"" closed"\n')  # an inch mark is data
+    summary = db.load(src)
+    (failed,) = summary.failed
+    assert failed.key == "a.csv" and failed.error.startswith("a.csv, line 3: a quoted field opens on this line")
+    assert db.rows(f"SELECT id, note FROM {db.q(db.table)} ORDER BY id") == [
+        (5, '12" lagging jacket'), (6, 'quoted "and" closed')]
+
+
+def test_a_truncated_gzip_fails_that_file_only(db, src):
+    import gzip
+
+    whole = gzip.compress(b"id,name\n" + b"".join(b"%d,name %d\n" % (i, i) for i in range(5000)))
+    write(src / "cut.csv.gz", whole[: len(whole) // 2])
+    write(src / "ok.csv", "id,name\n1,a\n")
+    summary = db.load(src, glob="*.csv*")
+    (failed,) = summary.failed
+    assert failed.key == "cut.csv.gz" and "corrupt or truncated gzip" in failed.error
+    assert db.count() == 1
+
+
+def test_a_row_longer_than_a_read_block_loads(db, src):
+    """A 3 MB field (a pasted document, a base64 blob) does not fit Arrow's 1 MB block: read with bigger ones."""
+    write(src / "wide.csv", "id,blob\n1," + "x" * 3_000_000 + "\n2,small\n")
+    summary = db.load(src)
+    assert summary.exit_code == 0, summary.failed
+    assert db.rows(f"SELECT id, LENGTH({db.q('blob')}) FROM {db.q(db.table)} ORDER BY id") == [(1, 3_000_000), (2, 5)]
