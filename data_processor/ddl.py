@@ -47,6 +47,12 @@ def existing_columns(engine: sa.Engine, table: str) -> dict[str, ColumnPlan] | N
     return found
 
 
+def is_empty(engine: sa.Engine, table: str) -> bool:
+    """True when the table has no row (one index or heap probe, not a count)."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.literal(1)).select_from(sa.table(table)).limit(1)).first() is None
+
+
 def _logical(name: str, sql_type: sa.types.TypeEngine) -> ColumnPlan:
     if isinstance(sql_type, sa.BigInteger):
         return ColumnPlan(name, name, "bigint")

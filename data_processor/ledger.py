@@ -98,6 +98,13 @@ def register(engine: sa.Engine, table: str, key: str) -> int:
     raise AssertionError(f"cannot register {key} in the ledger")
 
 
+def forget(engine: sa.Engine, table: str) -> None:
+    """Drop what the ledger remembers of ``table`` (the table itself was dropped or emptied)."""
+    with engine.begin() as conn:
+        conn.execute(sa.delete(files).where(files.c.table_name == table))
+        conn.execute(sa.delete(columns).where(columns.c.table_name == table))
+
+
 def claim(conn: sa.Connection, file_id: int, file: FilePlan) -> bool:
     """Inside the file's transaction: lock its ledger row, so a second load of the same file (a rescheduled parent,
     a retried pod still running) waits here; True if the table already holds exactly this content."""

@@ -39,3 +39,11 @@ def insert(conn: sa.Connection, table: sa.Table, target: str, file_id: int, key:
                 for r in rows[start : start + 1000]
             ],
         )
+
+
+def clear(engine: sa.Engine, table: str) -> None:
+    """Delete every reject of ``table``: the table was dropped or emptied, and its loads with it."""
+    name = rejects_table_name(table)
+    if sa.inspect(engine).has_table(name):
+        with engine.begin() as conn:
+            conn.execute(sa.delete(sa.table(name)))

@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import pyarrow as pa
 
-from . import ddl, ledger
+from . import ddl, ledger, rejects
 from .db import check_connection, make_engine
 from .discover import Discovery, Problem, discover
 from .errors import ConfigError, DataProcessorError, NoFilesMatched, TransientDatabaseError, WorkerDied
@@ -142,6 +142,15 @@ def _prepare(options: LoadOptions, found: Discovery, pool: Executor | None, prog
     engine, writer = _engine(options.dest)
     check_connection(engine, writer)
     known = ledger.entries(engine, options.table)
+    existing = ddl.existing_columns(engine, options.table)
+    if any(e.status == "loaded" for e in known.values()) and (existing is None or ddl.is_empty(engine, options.table)):
+        # Someone dropped or emptied the table to reload it: what the ledger remembers is no longer there.
+        found.problems.append(Problem(options.table, f"the table is {'missing' if existing is None else 'empty'} "
+                                      f"but the ledger lists {len(known)} loaded files: loading them again", False))
+        if apply_ddl:
+            ledger.forget(engine, options.table)
+            rejects.clear(engine, options.table)
+        known = {}
     overrides = read_schema_file(options.schema_file) if options.schema_file else None
     scans, failures = [], []
     biggest_first = sorted(found.files, key=lambda f: -f.size)  # so no worker is left with a big file at the end
@@ -153,7 +162,6 @@ def _prepare(options: LoadOptions, found: Discovery, pool: Executor | None, prog
             scans.append(outcome)
         progress("scanned", outcome)
     scans.sort(key=lambda s: s.plan.source.key)
-    existing = ddl.existing_columns(engine, options.table)
     to_load = [s for s in scans if s.plan.state != "unchanged"]
     plan = build_plan(options.table, scans if to_load else [], existing, overrides, options.null_values,
                       options.max_bad_rows)

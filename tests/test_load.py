@@ -240,3 +240,19 @@ def test_a_row_longer_than_a_read_block_loads(db, src):
     summary = db.load(src)
     assert summary.exit_code == 0, summary.failed
     assert db.rows(f"SELECT id, LENGTH({db.q('blob')}) FROM {db.q(db.table)} ORDER BY id") == [(1, 3_000_000), (2, 5)]
+
+
+@pytest.mark.parametrize("how", ["DROP TABLE", "DELETE FROM"])
+def test_a_dropped_or_emptied_table_is_loaded_again(db, src, how):
+    """Dropping (or emptying) the table is how people ask for a reload: the ledger must not skip every file."""
+    import sqlalchemy as sa
+
+    write(src / "a.csv", "id,name\n1,a\n2,b\nx,y,z\n")
+    assert db.load(src).rows_loaded == 2
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(f"{how} {db.q(db.table)}"))
+    again = db.load(src)
+    assert again.count("loaded") == 1 and again.rows_loaded == 2 and db.count() == 2
+    assert any("loading them again" in p.reason for p in again.problems)
+    assert db.count(f"{db.table}_rejects") == 1  # the old reject is not kept twice
+    assert db.load(src).count("skipped") == 1
