@@ -45,15 +45,19 @@ def source_options(function: Callable) -> Callable:
         click.option("--null-values", "null_values", multiple=True, metavar="TEXT",
                      help="A value that means NULL (repeatable), e.g. --null-values 'NO DATA!'. "
                      "By default only an empty field is NULL: None, N/A and NA are data."),
+        click.option("--prune", is_flag=True,
+                     help="Delete the rows of files loaded earlier that the glob no longer matches (deleted, "
+                     "moved, merged into another authority's file). Without it they stay, with a note."),
     ]
     for option in reversed(options):
         function = option(function)
     return function
 
 
-def _options(src, pattern, dest, table, workers, schema_file, max_bad_rows, null_values, **extra) -> LoadOptions:
-    return LoadOptions(src=src, glob=pattern, dest=dest, table=table or "", workers=workers,
-                       schema_file=schema_file, max_bad_rows=max_bad_rows, null_values=tuple(null_values), **extra)
+def _options(src, pattern, dest, table, workers, schema_file, max_bad_rows, null_values, prune,
+             **extra) -> LoadOptions:
+    return LoadOptions(src=src, glob=pattern, dest=dest, table=table or "", workers=workers, schema_file=schema_file,
+                       max_bad_rows=max_bad_rows, null_values=tuple(null_values), prune=prune, **extra)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})

@@ -105,6 +105,11 @@ def forget(engine: sa.Engine, table: str) -> None:
         conn.execute(sa.delete(columns).where(columns.c.table_name == table))
 
 
+def remove(conn: sa.Connection, file_id: int) -> None:
+    """Inside the transaction that deletes the file's rows: the ledger forgets the file."""
+    conn.execute(sa.delete(files).where(files.c.id == file_id))
+
+
 def claim(conn: sa.Connection, file_id: int, file: FilePlan) -> bool:
     """Inside the file's transaction: lock its ledger row, so a second load of the same file (a rescheduled parent,
     a retried pod still running) waits here; True if the table already holds exactly this content."""

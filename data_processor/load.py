@@ -78,6 +78,19 @@ def _load_file(engine: sa.Engine, writer: ModuleType, plan: LoadPlan, file: File
     return LoadResult(file.source.key, "failed", bytes=file.source.size, seconds=time.monotonic() - started, error=error)
 
 
+def remove_file(engine: sa.Engine, table_name: str, key: str, file_id: int) -> int:
+    """Delete a file's rows, rejects and ledger row in one transaction (the file is gone); returns rows deleted."""
+    table = sa.table(table_name, sa.column(FILE_ID_COLUMN))
+    metadata = sa.MetaData()
+    rejects = rejects_table(metadata, table_name)
+    with engine.begin() as conn:
+        deleted = conn.execute(sa.delete(table).where(table.c[FILE_ID_COLUMN] == file_id)).rowcount
+        if sa.inspect(conn).has_table(rejects.name):
+            conn.execute(sa.delete(rejects).where(rejects.c[FILE_ID_COLUMN] == file_id))
+        ledger.remove(conn, file_id)
+    return deleted
+
+
 def _load_in_transaction(
     conn: sa.Connection, writer: ModuleType, plan: LoadPlan, file: FilePlan, file_id: int, started: float
 ) -> LoadResult:

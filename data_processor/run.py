@@ -21,12 +21,13 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import pyarrow as pa
+import sqlalchemy as sa
 
 from . import ddl, ledger, rejects
 from .db import check_connection, make_engine
 from .discover import Discovery, Problem, discover
 from .errors import ConfigError, DataProcessorError, NoFilesMatched, TransientDatabaseError, WorkerDied
-from .load import load_file
+from .load import load_file, remove_file
 from .plan import FileScan, build_plan, read_schema_file, scan_file
 from .types import FilePlan, LoadPlan, LoadResult
 
@@ -53,6 +54,8 @@ class LoadOptions:
     null_values: tuple[str, ...] = ()
     lock_timeout: float = 60.0
     run_id: str = ""
+    prune: bool = False
+    """Delete the rows of files loaded earlier that no longer match (deleted, moved, merged into another file)."""
 
     def __post_init__(self) -> None:
         if not self.table or not self.table.strip():
@@ -151,6 +154,7 @@ def _prepare(options: LoadOptions, found: Discovery, pool: Executor | None, prog
             ledger.forget(engine, options.table)
             rejects.clear(engine, options.table)
         known = {}
+    _gone(options, found, known, engine if apply_ddl else None)
     overrides = read_schema_file(options.schema_file) if options.schema_file else None
     scans, failures = [], []
     biggest_first = sorted(found.files, key=lambda f: -f.size)  # so no worker is left with a big file at the end
@@ -171,6 +175,29 @@ def _prepare(options: LoadOptions, found: Discovery, pool: Executor | None, prog
         ledger.ensure_tables(engine)
         prepared.changes = ddl.apply(engine, plan, writer, existing, to_load[0].plan.source.key)
     return prepared
+
+
+def _gone(options: LoadOptions, found: Discovery, known: dict, engine: sa.Engine | None) -> None:
+    """Files the ledger has loaded that no longer match: a note, or with ``prune`` (and ``engine``) their rows go.
+
+    A quarterly dump drops a folder when local authorities merge; its rows would otherwise stay beside the same
+    certificates in the merged authority's file. Deleting is opt-in: a narrower --glob looks the same.
+    """
+    present = {f.key for f in found.files} | {p.key for p in found.problems}  # unreadable is not gone
+    gone = sorted(set(known) - present)
+    if not gone:
+        return
+    if not options.prune:
+        found.problems.append(Problem(options.table, f"{len(gone)} files loaded earlier are not matched now "
+                                      f"(deleted, moved, or outside --glob), e.g. {gone[0]}: their rows stay in "
+                                      "the table; --prune deletes them", False))
+        return
+    for key in gone:
+        if engine is None:
+            found.problems.append(Problem(key, "no longer matched: --prune would delete its rows", False))
+            continue
+        rows = remove_file(engine, options.table, key, known[key].id)
+        found.problems.append(Problem(key, f"no longer matched: pruned, its {rows:,} rows deleted", False))
 
 
 def load(options: LoadOptions, progress: Progress = _quiet) -> RunSummary:

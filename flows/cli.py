@@ -32,7 +32,8 @@ def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None,
     state = load_csv_folder(
         table=options.table, src=options.src, glob=options.glob, dest=options.dest, workers=options.workers or 4,
         schema_file=options.schema_file, max_bad_rows=options.max_bad_rows, null_values=list(options.null_values),
-        fanout=fanout, child_deployment=child_deployment, max_db_writers=max_db_writers, return_state=True,
+        fanout=fanout, child_deployment=child_deployment, max_db_writers=max_db_writers, prune=options.prune,
+        return_state=True,
     )
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, FilesFailed):

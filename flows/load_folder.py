@@ -104,6 +104,7 @@ def load_csv_folder(
     db_concurrency_limit: str = DB_LIMIT,
     max_db_writers: int | None = None,
     lock_timeout: float = 600.0,
+    prune: bool = False,
 ) -> dict:
     """Load every new or changed CSV file under ``src`` matching ``glob`` into ``table``, exactly once.
 
@@ -122,6 +123,7 @@ def load_csv_folder(
         db_concurrency_limit: Global concurrency limit capping writers on the database.
         max_db_writers: Size of that limit; empty keeps the limit as it is (created with ``workers`` if missing).
         lock_timeout: Seconds to wait for another run on the same table.
+        prune: Delete the rows of files loaded earlier that no longer match (else they stay, with a note).
     """
     logger = get_run_logger()
     started = dt.datetime.now(dt.timezone.utc)
@@ -129,7 +131,7 @@ def load_csv_folder(
     run_id = str(FlowRunContext.get().flow_run.id) if FlowRunContext.get() else uuid.uuid4().hex
     options = LoadOptions(src=src, glob=glob, dest=dest_url, table=table, workers=workers, schema_file=schema_file,
                           max_bad_rows=max_bad_rows, null_values=tuple(null_values or ()),
-                          lock_timeout=lock_timeout, run_id=run_id)
+                          lock_timeout=lock_timeout, run_id=run_id, prune=prune)
     logger.info("loading %s from %s/%s into %s (%s fan-out)", table, src, glob, masked(dest_url), fanout)
     ensure_db_limit(db_concurrency_limit, max_db_writers, default=max(1, workers))
     with locked(options):

@@ -256,3 +256,19 @@ def test_a_dropped_or_emptied_table_is_loaded_again(db, src, how):
     assert any("loading them again" in p.reason for p in again.problems)
     assert db.count(f"{db.table}_rejects") == 1  # the old reject is not kept twice
     assert db.load(src).count("skipped") == 1
+
+
+def test_a_file_gone_from_the_folder_keeps_its_rows_unless_pruned(db, src):
+    """Local authorities merge and their folders vanish from the next quarter's dump: say so; --prune deletes."""
+    write(src / "old" / "certificates.csv", "id,name\n1,a\n2,b\nx,y,z\n")
+    write(src / "new" / "certificates.csv", "id,name\n3,c\n")
+    assert db.load(src).rows_loaded == 3
+    (src / "old" / "certificates.csv").unlink()
+    kept = db.load(src)
+    assert db.count() == 3 and any("1 files loaded earlier are not matched now" in p.reason for p in kept.problems)
+    pruned = db.load(src, prune=True)
+    assert [p.key for p in pruned.problems] == ["old/certificates.csv"] and "2 rows deleted" in pruned.problems[0].reason
+    assert db.rows(f"SELECT id FROM {db.q(db.table)}") == [(3,)]
+    assert db.count(f"{db.table}_rejects") == 0
+    assert db.scalar("SELECT COUNT(*) FROM data_processor_files WHERE table_name = :t", t=db.table) == 1
+    assert pruned.exit_code == 0
