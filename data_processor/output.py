@@ -23,7 +23,7 @@ from typing import IO, Any, Literal
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from .logs import LOG_FORMATS, LogFormat, SecretMaskingFilter, json_formatter, result_fields
 from .rejects import rejects_table_name
@@ -92,7 +92,8 @@ class TextOutput:
     format: LogFormat = "text"
 
     def __init__(self) -> None:
-        self.out = Console(highlight=False, soft_wrap=True)
+        # Piped or redirected (make run, cron, CI logs): wide lines rather than tables squeezed into 80 columns.
+        self.out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 240)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     def progress(self) -> _TextProgress:
@@ -116,7 +117,8 @@ class TextOutput:
 
     def plan(self, prepared: Prepared, table: str) -> None:
         out = self.out
-        files = Table("file", "state", "encoding", "delimiter", "size", box=None)
+        files = Table(Column("file", overflow="fold"), "state", "encoding", "delimiter",
+                      Column("size", justify="right"), box=None)
         for scan in prepared.scans:
             p = scan.plan
             files.add_row(p.source.key, p.state, p.dialect.encoding, repr(p.dialect.delimiter), f"{p.source.size:,}")
@@ -139,7 +141,9 @@ class TextOutput:
         if not rows:
             self.out.print(f"nothing loaded yet into {table or 'any table'} at {where}")
             return
-        view = Table("table", "file", "status", "rows loaded", "rejected", "loaded at (UTC)", "error", box=None)
+        view = Table("table", Column("file", overflow="fold"), "status", Column("rows loaded", justify="right"),
+                     Column("rejected", justify="right"), Column("loaded at (UTC)", no_wrap=True),
+                     Column("error", overflow="fold"), box=None)
         for row in rows:
             view.add_row(row.table_name, row.file_key, row.status, _num(row.rows_loaded), _num(row.rows_rejected),
                          f"{row.loaded_at:%Y-%m-%d %H:%M:%S}" if row.loaded_at else "", row.error or "")
