@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 
 import click
@@ -29,8 +30,11 @@ def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None,
     from flows.report import summary_from_payload
 
     options = _options(**kwargs)
+    # Prefect stores a run's parameters in its database and shows them in the UI: the URL (and its password)
+    # reaches the flow through this process's environment instead, as DEST_SQL does in a pod.
+    os.environ["DEST_SQL"] = options.dest
     state = load_csv_folder(
-        table=options.table, src=options.src, glob=options.glob, dest=options.dest, workers=options.workers or 4,
+        table=options.table, src=options.src, glob=options.glob, dest=None, workers=options.workers or 4,
         schema_file=options.schema_file, max_bad_rows=options.max_bad_rows, null_values=list(options.null_values),
         fanout=fanout, child_deployment=child_deployment, max_db_writers=max_db_writers, prune=options.prune,
         return_state=True,

@@ -133,6 +133,9 @@ def load_csv_folder(
                           max_bad_rows=max_bad_rows, null_values=tuple(null_values or ()),
                           lock_timeout=lock_timeout, run_id=run_id, prune=prune)
     logger.info("loading %s from %s/%s into %s (%s fan-out)", table, src, glob, masked(dest_url), fanout)
+    if dest and masked(dest) != dest:
+        logger.warning("the dest parameter holds a password, and Prefect stores parameters with the run: "
+                       "give the URL as DEST_SQL in the environment (a Kubernetes Secret) instead")
     ensure_db_limit(db_concurrency_limit, max_db_writers, default=max(1, workers))
     with locked(options):
         prepared = plan_task(options)

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId, TaskRunFilter, TaskRunFilterName
+from prefect.client.schemas.filters import (
+    FlowRunFilter, FlowRunFilterParentFlowRunId, LogFilter, LogFilterFlowRunId, TaskRunFilter, TaskRunFilterName,
+)
 
 from conftest import write
 
@@ -268,11 +270,18 @@ def test_a_transient_database_error_is_retried_and_the_file_loads_once(prefect_a
 def test_the_flow_command_runs_the_flow_on_a_real_server(prefect_api, pg, src):
     expected = good_files(src, ["a", "b"])
     bad_file(src)
+    with_password = pg.url.replace("postgres@", "postgres:s3cret-pw@")  # the server trusts loopback: ignored
     done = subprocess.run(
         [sys.executable, "-m", "data_processor", "flow", "--src", str(src), "--glob", "**/certificates.csv",
-         "--dest", pg.url, "--table", pg.table, "--max-bad-rows", "0"], capture_output=True, text=True, timeout=180,
-        env={**os.environ, "PREFECT_API_URL": prefect_api},
+         "--dest", with_password, "--table", pg.table, "--max-bad-rows", "0"], capture_output=True, text=True,
+        timeout=180, env={**os.environ, "PREFECT_API_URL": prefect_api},
     )
+    assert "s3cret-pw" not in done.stdout + done.stderr
+    with get_client(sync_client=True) as client:  # nor in what Prefect stored and shows in the UI
+        (run,) = [r for r in client.read_flow_runs() if r.parameters.get("table") == pg.table]
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+    assert "s3cret-pw" not in json.dumps(run.parameters) and logs
+    assert not any("s3cret-pw" in log.message for log in logs)
     assert done.returncode == 1, done.stderr[-2000:]
     assert f"{pg.table}: 2 files loaded, 0 skipped (unchanged), 1 failed; {expected:,} rows loaded" in done.stdout
     assert "FAILED  zz-bad/certificates.csv: 1 bad rows exceed --max-bad-rows 0" in done.stdout
