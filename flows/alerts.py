@@ -66,8 +66,10 @@ def notification_block(url: str, kind: str) -> Block:
     if kind == "teams":
         return MicrosoftTeamsWebhook(url=url)
     if kind == "webhook":
-        # The operator chose this URL, so a private address (an in-cluster relay, a test server) is allowed.
-        return CustomWebhookNotificationBlock(name="data-processor", url=url, allow_private_urls=True,
+        # The URL is kept as a secret (a webhook URL is a credential) and filled into the template when sending.
+        # The operator chose it, so a private address (an in-cluster relay, a test server) is allowed.
+        return CustomWebhookNotificationBlock(name="data-processor", url="{{webhook_url}}", allow_private_urls=True,
+                                              secrets={"webhook_url": url},
                                               json_data={"subject": "{{subject}}", "text": "{{body}}"})
     raise ValueError(f"unknown alert kind {kind!r}: use slack, teams, webhook or auto")
 
@@ -84,9 +86,9 @@ def _save_block(block: Block, name: str) -> tuple[str, object]:
 
 
 def _block_data(block: Block) -> dict:
-    data = block.model_dump(mode="python")
-    return {k: (v.get_secret_value() if hasattr(v, "get_secret_value") else v)
-            for k, v in data.items() if not k.startswith("_")}  # not the saved document's id and name
+    """The block's fields with secrets revealed, so a changed webhook URL is seen as a change."""
+    data = block.model_dump(mode="json", context={"include_secrets": True})
+    return {k: v for k, v in data.items() if not k.startswith("_")}  # not the saved document's id and name
 
 
 def _flow_related() -> dict:

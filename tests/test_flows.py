@@ -286,3 +286,20 @@ def test_the_flow_command_runs_the_flow_on_a_real_server(prefect_api, pg, src):
     assert f"{pg.table}: 2 files loaded, 0 skipped (unchanged), 1 failed; {expected:,} rows loaded" in done.stdout
     assert "FAILED  zz-bad/certificates.csv: 1 bad rows exceed --max-bad-rows 0" in done.stdout
     assert pg.count() == expected
+
+
+def test_webhook_urls_are_stored_as_secrets(prefect_api, webhook):
+    """A webhook URL is a credential: what the API returns for the saved block must not show it."""
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    from flows.alerts import BLOCK_NAME, AlertSettings, setup_alerts
+
+    url, _ = webhook
+    setup_alerts(AlertSettings(url + "?token=t0p-secret"))
+    with get_client(sync_client=True) as client:
+        document = client.read_block_document_by_name(BLOCK_NAME, "custom-webhook", include_secrets=False)
+    assert "t0p-secret" not in json.dumps(document.data, default=str)
+    saved = CustomWebhookNotificationBlock.load(BLOCK_NAME).secrets.get_secret_value()["webhook_url"]
+    assert saved.endswith("t0p-secret")
+    changed = setup_alerts(AlertSettings(url))  # a new URL is a change, though both are hidden
+    assert changed[0] == f"notification block {BLOCK_NAME}: updated"
