@@ -29,8 +29,8 @@ class ProgressArtifact:
 
     def __init__(self, table: str, total: int) -> None:
         self.total, self.done = max(total, 1), 0
-        self.id = create_progress_artifact(0.0, key=artifact_key(table, "progress"),
-                                           description=f"Files of {table} finished, of {total}")
+        self.id = create_progress_artifact(0.0 if total else 100.0, key=artifact_key(table, "progress"),
+                                           description=f"Files of {table} finished, of {total} to load")
 
     def advance(self) -> None:
         self.done += 1

@@ -65,6 +65,9 @@ def test_local_mode_loads_every_file_once_and_writes_the_artifact(prefect_api, p
         assert progress and float(progress[0].data) == 100.0
     again = run_parent(pg, src, workers=2)
     assert again.is_completed() and again.result()["files_skipped"] == 3 and pg.count() == expected
+    with get_client(sync_client=True) as client:  # nothing to load is done, not stuck at 0 %
+        (progress,) = [a for a in client.read_latest_artifacts() if a.key == f"progress-{pg.table.replace('_', '-')}"]
+    assert float(progress.data) == 100.0
 
 
 def test_local_mode_names_the_failed_file_and_loads_the_rest(prefect_api, pg, src):
