@@ -30,6 +30,7 @@ from prefect.runtime import flow_run as current_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from data_processor.db import masked
+from data_processor.errors import ConfigError
 from data_processor.run import (
     LoadOptions, Prepared, RunSummary, locked, parallel_writers, prepare, recorded_result,
 )
@@ -73,6 +74,16 @@ def plan_task(options: LoadOptions) -> Prepared:
     logger.info("%d files: %d new, %d changed, %d unchanged; %d unreadable", len(states), states.count("new"),
                 states.count("changed"), states.count("unchanged"), len(prepared.failures))
     return prepared
+
+
+def check_deployment(name: str) -> None:
+    """Fail before planning (which may scan gigabytes) when the per-file deployment does not exist."""
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_deployment_by_name(name)
+        except ObjectNotFound:
+            raise ConfigError(f"no deployment {name!r} on this Prefect server: run `prefect deploy --all` "
+                              "(or pass child_deployment)") from None
 
 
 def ensure_db_limit(name: str, slots: int | None, default: int) -> None:
@@ -136,6 +147,8 @@ def load_csv_folder(
     if dest and masked(dest) != dest:
         logger.warning("the dest parameter holds a password, and Prefect stores parameters with the run: "
                        "give the URL as DEST_SQL in the environment (a Kubernetes Secret) instead")
+    if fanout == "kubernetes":
+        check_deployment(child_deployment)
     ensure_db_limit(db_concurrency_limit, max_db_writers, default=max(1, workers))
     with locked(options):
         prepared = plan_task(options)

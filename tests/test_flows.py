@@ -306,3 +306,10 @@ def test_webhook_urls_are_stored_as_secrets(prefect_api, webhook):
     assert saved.endswith("t0p-secret")
     changed = setup_alerts(AlertSettings(url))  # a new URL is a change, though both are hidden
     assert changed[0] == f"notification block {BLOCK_NAME}: updated"
+
+
+def test_a_missing_child_deployment_is_one_clear_error(prefect_api, pg, src):
+    good_files(src, ["a"])
+    state = run_parent(pg, src, fanout="kubernetes", child_deployment="load-csv-file/nowhere")
+    assert state.is_failed()
+    assert "no deployment 'load-csv-file/nowhere' on this Prefect server: run `prefect deploy --all`" in state.message
