@@ -313,3 +313,4 @@ def test_a_missing_child_deployment_is_one_clear_error(prefect_api, pg, src):
     state = run_parent(pg, src, fanout="kubernetes", child_deployment="load-csv-file/nowhere")
     assert state.is_failed()
     assert "no deployment 'load-csv-file/nowhere' on this Prefect server: run `prefect deploy --all`" in state.message
+    assert not sa.inspect(pg.engine).has_table(pg.table)  # failed before planning, scanning or any DDL
