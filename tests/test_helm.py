@@ -32,7 +32,7 @@ WORKER_RULES = {
     ("batch", "jobs", verb) for verb in ("create", "delete", "get", "list", "watch")
 } | {
     ("", "pods", verb) for verb in ("get", "list", "watch")
-} | {("", "pods/log", "get")}
+} | {("", "pods/log", "get"), ("", "events", "create")}
 """Exactly what prefect-kubernetes 0.8's worker and observer call (see templates/role.yaml)."""
 
 CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "Namespace", "PersistentVolume", "StorageClass",
