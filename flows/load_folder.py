@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
+from dataclasses import replace
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,7 @@ from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.futures import PrefectFlowRunFuture, as_completed
 from prefect.runtime import flow_run as current_run
+from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from data_processor.db import masked
@@ -149,6 +151,13 @@ def load_csv_folder(
                        "give the URL as DEST_SQL in the environment (a Kubernetes Secret) instead")
     if fanout == "kubernetes":
         check_deployment(child_deployment)
+    if fanout == "local" and not PREFECT_API_URL.value():
+        # Prefect's temporary API lives and dies with this process, so no other run can share a limit on it, and on
+        # its SQLite database each slot takes ~2 s to acquire: this run's threads are the cap instead.
+        db_concurrency_limit = ""
+        options = replace(options, workers=min(options.worker_count, max_db_writers or options.worker_count))
+        logger.info("temporary Prefect API: at most %d files write at once (this run's threads)",
+                    parallel_writers(options.dest, options.worker_count))
     ensure_db_limit(db_concurrency_limit, max_db_writers, default=max(1, workers))
     with locked(options):
         prepared = plan_task(options)

@@ -314,3 +314,17 @@ def test_a_missing_child_deployment_is_one_clear_error(prefect_api, pg, src):
     assert state.is_failed()
     assert "no deployment 'load-csv-file/nowhere' on this Prefect server: run `prefect deploy --all`" in state.message
     assert not sa.inspect(pg.engine).has_table(pg.table)  # failed before planning, scanning or any DDL
+
+
+def test_the_flow_command_on_a_temporary_api(src, tmp_path):
+    """No server configured (a laptop, `make run`): Prefect's temporary API, and this run's threads as the cap."""
+    good_files(src, ["a", "b"])
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    done = subprocess.run(
+        [sys.executable, "-m", "data_processor", "flow", "--src", str(src), "--dest", f"sqlite:///{tmp_path}/t.db",
+         "--table", "t", "--workers", "2"], capture_output=True, text=True, timeout=180,
+        env={**env, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "t: 2 files loaded, 0 skipped (unchanged), 0 failed; 100 rows loaded" in done.stdout
+    assert "temporary Prefect API: at most 1 files write at once" in done.stdout + done.stderr  # SQLite: one writer
