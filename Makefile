@@ -26,7 +26,7 @@ run: $(BIN)/data-processor $(SAMPLE) ## Run the Prefect flow on the EPC-like sam
 	$(BIN)/data-processor flow --src $(SAMPLE) --glob '**/recommendations.csv' --dest $(DEST) --table recommendations
 	$(BIN)/data-processor status --dest $(DEST) --table certificates
 
-test: $(BIN)/data-processor ## Run the tests (real PostgreSQL, MariaDB and SQLite)
+test: $(BIN)/data-processor ## Run the tests (real PostgreSQL, MariaDB, SQLite and Prefect server; offline Helm/k8s checks)
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/data-processor ## Benchmark against psql \copy and pandas.to_sql (MB=200)
