@@ -59,15 +59,15 @@ def discover(src: str | os.PathLike[str], pattern: str) -> Discovery:
         seen_dirs.add((st.st_dev, st.st_ino))
         dirnames.sort()
         for name in dirnames:
-            key = _rel(root, os.path.join(dirpath, name))
-            if _matches(key, pattern):
-                problems.append(Problem(key, "matches the glob but is a folder; skipped", fatal=False))
+            rel = _rel(root, os.path.join(dirpath, name))
+            if _matches(rel, pattern):
+                problems.append(Problem(_printable(rel), "matches the glob but is a folder; skipped", fatal=False))
         candidates.extend(_rel(root, os.path.join(dirpath, name)) for name in filenames)
 
     files: list[SourceFile] = []
     seen_files: dict[tuple[int, int], str] = {}
-    for key in sorted(k for k in candidates if _matches(k, pattern)):
-        path = root / key
+    for rel in sorted(k for k in candidates if _matches(k, pattern)):
+        path, key = root / rel, _printable(rel)
         try:
             st = os.stat(path)
         except OSError as exc:
@@ -90,6 +90,11 @@ def discover(src: str | os.PathLike[str], pattern: str) -> Discovery:
 
 def _matches(key: str, pattern: str) -> bool:
     return wcglob.globmatch(key, pattern, flags=GLOB_FLAGS)
+
+
+def _printable(rel: str) -> str:
+    """A name that is not valid UTF-8 (a zip made on Windows) as text any database stores: bad bytes as \\xNN."""
+    return os.fsencode(rel).decode("utf-8", errors="backslashreplace")
 
 
 def _rel(root: Path, path: str | None) -> str:

@@ -60,3 +60,16 @@ def test_unreadable_file_is_fatal(src):
 def test_missing_source_folder(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         discover(tmp_path / "nope", "*.csv")
+
+
+def test_a_file_name_that_is_not_utf8_loads_under_a_printable_key(pg, tmp_path):
+    """A zip made on Windows can leave Latin-1 bytes in names: the key must still be text the ledger can store."""
+    src = tmp_path / "odd"
+    folder = os.path.join(os.fsencode(src), b"Caf\xe9 folder")
+    os.makedirs(folder)
+    with open(os.path.join(folder, b"certificates.csv"), "w") as f:
+        f.write("id,name\n1,a\n")
+    summary = pg.load(src)
+    assert summary.exit_code == 0, (summary.failed, summary.problems)
+    assert [r.key for r in summary.results] == ["Caf\\xe9 folder/certificates.csv"]
+    assert pg.count() == 1 and pg.load(src).count("skipped") == 1
