@@ -14,11 +14,10 @@ from collections.abc import Callable
 import click
 
 from . import ledger, logs, output
-from .db import check_connection, make_engine, masked
+from .db import DEFAULT_DEST, check_connection, make_engine, masked
 from .errors import DataProcessorError
 from .run import LoadOptions, RunSummary, slim_process, load, prepare
 
-DEFAULT_DEST = "sqlite:///data_processor.db"
 out = output.Printer("out")
 err = output.Printer("err")
 """``out.print(...)`` / ``err.print(...)``: text as rich prints it, or one JSON object per call (``--log-format``)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from types import ModuleType
 
@@ -10,7 +11,15 @@ import sqlalchemy as sa
 from .errors import ConfigError, TerminalDatabaseError, TransientDatabaseError
 from .writers import writer_for
 
+DEFAULT_DEST = "sqlite:///data_processor.db"
+"""Where a load goes when neither --dest nor DEST_SQL says: a SQLite file in the current folder."""
+
 _DEFAULT_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql": "postgresql+psycopg2"}
+
+
+def destination(url: str | None = None) -> str:
+    """``url``, else ``DEST_SQL`` (the original script's variable, a Kubernetes Secret in a pod), else the default."""
+    return url or os.environ.get("DEST_SQL") or DEFAULT_DEST
 
 
 def masked(url: str | sa.URL) -> str:

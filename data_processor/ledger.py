@@ -147,13 +147,11 @@ def record_failed(engine: sa.Engine, file_id: int, error: str, run_id: str) -> N
         conn.execute(sa.update(files).where(files.c.id == file_id).values(status="failed", error=error, run_id=run_id))
 
 
-def recorded(engine: sa.Engine, table: str, keys: list[str]) -> dict[str, sa.Row]:
-    """The ledger rows of ``keys``: how a load that ran elsewhere (another pod) ended."""
-    if not keys:
-        return {}
-    query = sa.select(files).where((files.c.table_name == table) & files.c.file_key.in_(keys))
+def recorded(engine: sa.Engine, table: str, key: str) -> sa.Row | None:
+    """The file's ledger row: how a load that ran elsewhere (another pod) ended."""
+    query = sa.select(files).where((files.c.table_name == table) & (files.c.file_key == key))
     with engine.connect() as conn:
-        return {row.file_key: row for row in conn.execute(query)}
+        return conn.execute(query).first()
 
 
 def status_rows(engine: sa.Engine, table: str | None) -> list[sa.Row]:

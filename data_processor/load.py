@@ -78,16 +78,19 @@ def _load_file(engine: sa.Engine, writer: ModuleType, plan: LoadPlan, file: File
     return LoadResult(file.source.key, "failed", bytes=file.source.size, seconds=time.monotonic() - started, error=error)
 
 
-def remove_file(engine: sa.Engine, table_name: str, key: str, file_id: int) -> int:
+def remove_file(engine: sa.Engine, table_name: str, file_id: int) -> int:
     """Delete a file's rows, rejects and ledger row in one transaction (the file is gone); returns rows deleted."""
     table = sa.table(table_name, sa.column(FILE_ID_COLUMN))
-    metadata = sa.MetaData()
-    rejects = rejects_table(metadata, table_name)
     with engine.begin() as conn:
-        deleted = conn.execute(sa.delete(table).where(table.c[FILE_ID_COLUMN] == file_id)).rowcount
-        if sa.inspect(conn).has_table(rejects.name):
-            conn.execute(sa.delete(rejects).where(rejects.c[FILE_ID_COLUMN] == file_id))
+        deleted = _delete_rows_of(conn, table, rejects_table(sa.MetaData(), table_name), file_id)
         ledger.remove(conn, file_id)
+    return deleted
+
+
+def _delete_rows_of(conn: sa.Connection, table: sa.TableClause, rejects: sa.Table, file_id: int) -> int:
+    """A file's rows and rejects out (the DDL creates the rejects table with the table); returns rows deleted."""
+    deleted = conn.execute(sa.delete(table).where(table.c[FILE_ID_COLUMN] == file_id)).rowcount
+    conn.execute(sa.delete(rejects).where(rejects.c[FILE_ID_COLUMN] == file_id))
     return deleted
 
 
@@ -96,8 +99,7 @@ def _load_in_transaction(
 ) -> LoadResult:
     metadata = sa.MetaData()
     table, rejects = target_table(plan, writer, metadata), rejects_table(metadata, plan.table)
-    conn.execute(sa.delete(table).where(table.c[FILE_ID_COLUMN] == file_id))
-    conn.execute(sa.delete(rejects).where(rejects.c[FILE_ID_COLUMN] == file_id))
+    _delete_rows_of(conn, table, rejects, file_id)
     if _can_copy_file(writer, plan, file):
         copied = _copy_whole_file(conn, writer, table, file, file_id)
         if copied is not None:

@@ -196,7 +196,7 @@ def _gone(options: LoadOptions, found: Discovery, known: dict, engine: sa.Engine
         if engine is None:
             found.problems.append(Problem(key, "no longer matched: --prune would delete its rows", False))
             continue
-        rows = remove_file(engine, options.table, key, known[key].id)
+        rows = remove_file(engine, options.table, known[key].id)
         found.problems.append(Problem(key, f"no longer matched: pruned, its {rows:,} rows deleted", False))
 
 
@@ -231,8 +231,8 @@ def load(options: LoadOptions, progress: Progress = _quiet) -> RunSummary:
 
 
 @contextmanager
-def locked(options: LoadOptions) -> Iterator:
-    """Hold the table's run lock (one run per table at a time); yields the database's writer module.
+def locked(options: LoadOptions) -> Iterator[None]:
+    """Hold the table's run lock (one run per table at a time).
 
     A second run waits up to ``options.lock_timeout`` seconds, then fails with :class:`TableLocked`.
     """
@@ -240,7 +240,7 @@ def locked(options: LoadOptions) -> Iterator:
     check_connection(engine, writer)
     ledger.ensure_tables(engine)
     with writer.table_lock(engine, options.table, options.lock_timeout):
-        yield writer
+        yield
 
 
 def parallel_writers(dest: str, wanted: int) -> int:
@@ -260,7 +260,7 @@ def load_one(dest: str, plan: LoadPlan, file: FilePlan, run_id: str = "",
         except TransientDatabaseError as exc:
             engine.dispose()  # the pool's connections may all be dead (a database restart)
             if pause is None:
-                log.warning("%s: %s (attempt %d of %d)", file.source.key, exc, len(pauses) + 1, len(pauses) + 1,
+                log.warning("%s: %s (after %d attempts)", file.source.key, exc, len(pauses) + 1,
                             extra={"file": file.source.key, "status": "failed", "error": str(exc)})
                 raise
             time.sleep(pause)
@@ -271,7 +271,7 @@ def recorded_result(dest: str, plan: LoadPlan, file: FilePlan, run_id: str) -> L
     """How the ledger says ``file`` ended: loaded with exactly the planned content, or failed in run ``run_id``;
     None if the ledger does not know (the load never reached the database)."""
     engine, _ = _engine(dest)
-    row = ledger.recorded(engine, plan.table, [file.source.key]).get(file.source.key)
+    row = ledger.recorded(engine, plan.table, file.source.key)
     if row is None:
         return None
     if row.status == "loaded" and row.sha256 == file.sha256:

@@ -7,13 +7,13 @@ the engine locks the file's ledger row and skips content it already holds.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
 
 from prefect import flow
 
+from data_processor.db import destination
 from data_processor.types import LoadPlan
-from flows.load_folder import DB_LIMIT, DEFAULT_DEST
+from flows.load_folder import DB_LIMIT
 from flows.tasks import load_file_task
 
 
@@ -29,8 +29,8 @@ def load_csv_file(plan: dict, run_id: str = "", dest: str | None = None, db_limi
     """
     load_plan = LoadPlan.from_json(plan)
     (file,) = load_plan.files
-    dest_url = dest or os.environ.get("DEST_SQL") or DEFAULT_DEST
-    result = load_file_task(key=file.source.key, plan=load_plan, dest=dest_url, run_id=run_id, db_limit=db_limit)
+    result = load_file_task(key=file.source.key, plan=load_plan, dest=destination(dest), run_id=run_id,
+                            db_limit=db_limit)
     return asdict(result) | {"rejects_sample": [asdict(r) for r in result.rejects_sample]}
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import uuid
 from dataclasses import replace
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -31,7 +30,8 @@ from prefect.runtime import flow_run as current_run
 from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from data_processor.db import masked
+from data_processor.db import destination, masked
+from data_processor.output import summary_line
 from data_processor.errors import ConfigError
 from data_processor.run import (
     LoadOptions, Prepared, RunSummary, locked, parallel_writers, prepare, recorded_result,
@@ -40,7 +40,6 @@ from data_processor.types import FilePlan, LoadResult
 from flows.report import ProgressArtifact, failure_message, publish
 from flows.tasks import FileLoadFailed, load_file_task
 
-DEFAULT_DEST = "sqlite:///data_processor.db"
 DB_LIMIT = "data-processor-db"
 """The global concurrency limit every file's write takes a slot of (shared by all tables on one database)."""
 
@@ -140,8 +139,8 @@ def load_csv_folder(
     """
     logger = get_run_logger()
     started = dt.datetime.now(dt.timezone.utc)
-    dest_url = dest or os.environ.get("DEST_SQL") or DEFAULT_DEST
-    run_id = str(FlowRunContext.get().flow_run.id) if FlowRunContext.get() else uuid.uuid4().hex
+    dest_url = destination(dest)
+    run_id = str(FlowRunContext.get().flow_run.id)
     options = LoadOptions(src=src, glob=glob, dest=dest_url, table=table, workers=workers, schema_file=schema_file,
                           max_bad_rows=max_bad_rows, null_values=tuple(null_values or ()),
                           lock_timeout=lock_timeout, run_id=run_id, prune=prune)
@@ -175,9 +174,7 @@ def load_csv_folder(
     seconds = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
     summary = RunSummary(table, results, prepared.discovery.problems, prepared.changes, seconds)
     payload = publish(summary)
-    logger.info("%s: %d files loaded, %d skipped, %d failed; %s rows loaded, %s rejected; %.1f s", table,
-                payload["files_loaded"], payload["files_skipped"], payload["files_failed"],
-                f"{payload['rows_loaded']:,}", f"{payload['rows_rejected']:,}", seconds)
+    logger.info(summary_line(summary))
     if summary.exit_code:
         raise FilesFailed(failure_message(summary), payload)
     return payload
@@ -198,7 +195,8 @@ def fan_out_locally(prepared: Prepared, pending: list[FilePlan], options: LoadOp
             try:
                 results.append(future.result())
             except Exception as exc:  # noqa: BLE001 - FileLoadFailed, or a transient error retried out
-                results.append(LoadResult(file.source.key, "failed", bytes=file.source.size, error=_reason(str(exc), file)))
+                error = _reason(str(exc), file)
+                results.append(LoadResult(file.source.key, "failed", bytes=file.source.size, error=error))
             progress.advance()
     return results
 

@@ -17,6 +17,7 @@ from prefect.client.schemas.objects import State, TaskRun
 from prefect.concurrency.sync import concurrency
 
 from data_processor.errors import TransientDatabaseError
+from data_processor.output import result_line
 from data_processor.run import load_one
 from data_processor.types import LoadPlan, LoadResult
 
@@ -56,6 +57,5 @@ def load_file_task(key: str, plan: LoadPlan, dest: str, run_id: str, db_limit: s
         result = load_one(dest, plan, file, run_id, pauses=())
     if result.status == "failed":
         raise FileLoadFailed(result.error or f"{key}: failed")
-    logger.info("%s %s: %s rows loaded, %s rejected in %.1f s", result.status, key, f"{result.rows_loaded:,}",
-                f"{result.rows_rejected:,}", result.seconds)
+    logger.info(result_line(result))
     return result
