@@ -16,11 +16,8 @@ import click
 from . import ledger, logs, output
 from .db import DEFAULT_DEST, check_connection, make_engine, masked
 from .errors import DataProcessorError
-from .run import LoadOptions, RunSummary, slim_process, load, prepare
+from .run import LoadOptions, load, prepare, slim_process
 
-out = output.Printer("out")
-err = output.Printer("err")
-"""``out.print(...)`` / ``err.print(...)``: text as rich prints it, or one JSON object per call (``--log-format``)."""
 
 
 def source_options(function: Callable) -> Callable:
@@ -95,7 +92,7 @@ def load_command(lock_timeout: float, **kwargs) -> None:
     options = _options(**kwargs, lock_timeout=lock_timeout)
     with output.current().progress() as report:
         summary = load(options, report)
-    _print_summary(summary)
+    output.print_summary(summary)
     sys.exit(summary.exit_code)
 
 
@@ -119,11 +116,6 @@ def status_command(dest: str, table: str | None) -> None:
     check_connection(engine, writer)
     rows = ledger.status_rows(engine, table)
     output.current().status(rows, table, masked(dest))
-
-
-def _print_summary(summary: RunSummary) -> None:
-    """A finished run's summary in the chosen format; commands elsewhere use ``output.print_summary``."""
-    output.print_summary(summary)
 
 
 def _add_flow_commands() -> None:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
-import io
 import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import IO, Any, Literal
+from typing import IO, Any
 
 import click
 from rich.console import Console
@@ -344,26 +343,6 @@ def requested_format(args: Sequence[str]) -> LogFormat:
 def current() -> Output:
     """The output ``use`` chose; text until then."""
     return _current[0] if _current else use("text")
-
-
-class Printer:
-    """Stands in for a rich ``Console`` (``print`` only) and follows the chosen format.
-
-    Text: the console's own ``print``. JSON: one ``note`` object per call, its ``message`` the printed text.
-    """
-
-    def __init__(self, stream: Literal["out", "err"]) -> None:
-        self.stream = stream
-
-    def print(self, *objects: Any, **options: Any) -> None:
-        chosen = current()
-        if isinstance(chosen, TextOutput):
-            (chosen.out if self.stream == "out" else chosen.err).print(*objects, **options)
-            return
-        capture = Console(file=io.StringIO(), width=200, highlight=False, soft_wrap=True)
-        capture.print(*objects, markup=options.get("markup"))
-        text = capture.file.getvalue().rstrip("\n")
-        chosen.emit(chosen.out if self.stream == "out" else chosen.err, logging.INFO, "note", text)
 
 
 def print_summary(summary: RunSummary) -> None:

@@ -8,8 +8,8 @@ import sys
 
 import click
 
-from data_processor.cli import _options, out, source_options
-from data_processor.output import print_summary
+from data_processor import output
+from data_processor.cli import _options, source_options
 
 
 @click.command("flow")
@@ -45,7 +45,7 @@ def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None,
     elif isinstance(outcome, BaseException):
         raise outcome  # a DataProcessorError is one line and an exit code; anything else is a bug
     summary = summary_from_payload(outcome)
-    print_summary(summary)
+    output.print_summary(summary)
     sys.exit(summary.exit_code)
 
 
@@ -72,7 +72,7 @@ def setup_alerts_command(webhook_url: str, kind: str, pending_minutes: int, runn
     settings = AlertSettings(webhook_url, kind, dt.timedelta(minutes=pending_minutes),
                              dt.timedelta(hours=running_hours), on_success_url)
     for line in setup_alerts(settings):
-        out.print(line, markup=False)
+        output.current().note(line, action="setup-alerts")
 
 
 COMMANDS = [flow_command, setup_alerts_command]
