@@ -23,6 +23,7 @@ from .logs import result_fields
 from .read import iter_batches, locate_rows
 from .rejects import insert as insert_rejects
 from .rejects import rejects_table
+from .testing import pause_point
 from .types import FILE_ID_COLUMN, FilePlan, LoadPlan, LoadResult, Reject
 from .validate import check_batch
 from .writers import RowsRefused
@@ -59,6 +60,7 @@ def _load_file(engine: sa.Engine, writer: ModuleType, plan: LoadPlan, file: File
                 return LoadResult(file.source.key, "skipped", bytes=file.source.size)
             result = _load_in_transaction(conn, writer, plan, file, file_id, started)
             ledger.record_loaded(conn, file_id, file, result, run_id)
+            pause_point("before-commit")
         return result
     except DataProcessorError as exc:
         error = str(exc)
