@@ -75,6 +75,14 @@ class TooManyRejects(InputError):
         super().__init__(file, f"{rejected} bad rows exceed --max-bad-rows {limit} (first: {first_reason})")
 
 
+class FileChanged(InputError):
+    """The file's bytes changed after it was planned or while it was read: nothing of it is committed."""
+
+    def __init__(self, file: str) -> None:
+        super().__init__(file, "changed during the load (its bytes no longer match the sha256 taken when it was "
+                         "planned); nothing of it was committed: the next run loads it whole")
+
+
 class ReconciliationError(InputError):
     """Rows read != rows loaded + rows rejected: something was lost, so nothing is committed."""
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,9 +54,67 @@ def is_gzip(path: Path) -> bool:
         return f.read(2) == GZIP_MAGIC
 
 
-def open_raw(path: Path, compression: str | None):
-    """The file's content bytes, decompressed when needed (detected by magic bytes, never by name)."""
-    return gzip.open(path, "rb") if compression == "gzip" else open(path, "rb")
+def open_raw(path: Path, compression: str | None, witness: Witness | None = None):
+    """The file's content bytes, decompressed when needed (detected by magic bytes, never by name).
+
+    With a ``witness``, every byte read from disk is also hashed, so the caller can prove afterwards that the bytes
+    it loaded are the bytes it planned for (a file rewritten during the load would otherwise end up half old, half
+    new in the table).
+    """
+    raw = open(path, "rb")
+    if witness is not None:
+        raw = witness.watch(raw)
+    return gzip.GzipFile(fileobj=raw, mode="rb") if compression == "gzip" else raw
+
+
+class Witness:
+    """The size and sha256 of everything one reading pass took from a file."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._digest = hashlib.sha256()
+        self._raw: io.BufferedReader | None = None
+
+    def watch(self, raw: io.BufferedReader) -> _Hashing:
+        self._raw = raw
+        return _Hashing(raw, self)
+
+    def seen(self, block: bytes) -> None:
+        self._digest.update(block)
+        self.size += len(block)
+
+    def matches(self, size: int, sha256: str) -> bool:
+        """Whether the whole file read was exactly ``size`` bytes hashing to ``sha256`` (reads what the pass left)."""
+        if self._raw is not None and not self._raw.closed:
+            with self._raw:
+                while block := self._raw.read(_BLOCK):
+                    self.seen(block)
+        return (self.size, self._digest.hexdigest()) == (size, sha256)
+
+
+class _Hashing(io.RawIOBase):
+    """A read-only file that shows every block it hands out to its witness."""
+
+    def __init__(self, raw: io.BufferedReader, witness: Witness) -> None:
+        self._file, self._witness = raw, witness
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        count = self._file.readinto(buffer)
+        if count:
+            self._witness.seen(memoryview(buffer)[:count])
+        return count or 0
+
+    def read(self, size: int = -1) -> bytes:
+        block = self._file.read(size)
+        self._witness.seen(block)
+        return block
+
+    def close(self) -> None:
+        # the witness may still need the rest of the file; it closes the file itself when it has it
+        super().close()
 
 
 def fingerprint(path: Path) -> Fingerprint:

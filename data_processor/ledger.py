@@ -57,6 +57,7 @@ class Entry:
     status: str
     size: int | None
     sha256: str | None
+    rows_loaded: int | None = None
 
 
 def now() -> dt.datetime:
@@ -71,11 +72,12 @@ def entries(engine: sa.Engine, table: str) -> dict[str, Entry]:
     """What the ledger knows of every file of ``table``, by key (empty before the first run)."""
     if not sa.inspect(engine).has_table(files.name):
         return {}
-    query = sa.select(files.c.file_key, files.c.id, files.c.status, files.c.size, files.c.sha256).where(
-        files.c.table_name == table
-    )
+    query = sa.select(
+        files.c.file_key, files.c.id, files.c.status, files.c.size, files.c.sha256, files.c.rows_loaded
+    ).where(files.c.table_name == table)
     with engine.connect() as conn:
-        return {row.file_key: Entry(row.id, row.status, row.size, row.sha256) for row in conn.execute(query)}
+        return {row.file_key: Entry(row.id, row.status, row.size, row.sha256, row.rows_loaded)
+                for row in conn.execute(query)}
 
 
 def register(engine: sa.Engine, table: str, key: str) -> int:

@@ -18,8 +18,9 @@ import sqlalchemy as sa
 from . import ledger
 from .db import database_error
 from .ddl import target_table
-from .errors import DataProcessorError, ReconciliationError, TooManyRejects
+from .errors import DataProcessorError, FileChanged, ReconciliationError, TooManyRejects
 from .logs import result_fields
+from .fingerprint import Witness, open_raw
 from .read import iter_batches, locate_rows
 from .rejects import insert as insert_rejects
 from .rejects import rejects_table
@@ -29,6 +30,8 @@ from .validate import check_batch
 from .writers import RowsRefused
 
 log = logging.getLogger(__name__)
+
+REPEATED_HEADER = "repeated header: a copy of the header row (files concatenated?), not data"
 
 
 def load_file(
@@ -109,13 +112,20 @@ def _load_in_transaction(
                               bytes=file.source.size, seconds=time.monotonic() - started)
     columns = [*file.columns, FILE_ID_COLUMN]
     ragged: list[tuple[str, str]] = []
+    repeated: list[tuple[str, str]] = []
     bad_rows: dict[int, str] = {}
     read = loaded = row_base = 0
 
     def on_ragged(text: str, fields: int) -> None:
         ragged.append((text, f"expected {len(file.columns)} fields, found {fields}"))
 
-    for batch in iter_batches(file.source.path, file.dialect, len(file.columns), plan.null_values, on_ragged):
+    def on_repeated_header() -> None:
+        repeated.append(("", REPEATED_HEADER))
+
+    witness = Witness()
+    batches = iter_batches(file.source.path, file.dialect, len(file.columns), plan.null_values, on_ragged,
+                           on_repeated_header, witness)
+    for batch in batches:
         read += batch.num_rows
         checked = check_batch(batch, file, plan)
         bad_rows.update((row_base + row, reason) for row, reason in checked.bad.items())
@@ -124,11 +134,13 @@ def _load_in_transaction(
             count, refused = write_isolating(conn, writer, table, columns, stamped)
             loaded += count
             bad_rows.update((row_base + int(checked.kept[row]), reason) for row, reason in refused)
+            pause_point("batch-written")
         row_base += batch.num_rows
-        _check_limit(file, plan, bad_rows, ragged)
-    _check_limit(file, plan, bad_rows, ragged)  # a file of nothing but ragged rows yields no batch at all
-    read += len(ragged)
-    found = _locate(file, bad_rows, ragged)
+        _check_limit(file, plan, bad_rows, ragged + repeated)
+    _check_limit(file, plan, bad_rows, ragged + repeated)  # a file of nothing but ragged rows yields no batch
+    _check_unchanged(file, witness)
+    read += len(ragged) + len(repeated)
+    found = _locate(file, bad_rows, ragged, repeated)
     ledger_rows = len(found)
     if found:
         insert_rejects(conn, rejects, plan.table, file_id, file.source.key, found)
@@ -151,10 +163,14 @@ def _can_copy_file(writer: ModuleType, plan: LoadPlan, file: FilePlan) -> bool:
 def _copy_whole_file(conn: sa.Connection, writer: ModuleType, table: sa.Table, file: FilePlan, file_id: int) -> int | None:
     """Rows copied by the fast path, or None (rolled back) when the database disagrees with the scan."""
     savepoint = conn.begin_nested()
+    witness = Witness()
     try:
-        copied = writer.copy_file(conn, table, file, file_id)
+        with open_raw(file.source.path, file.dialect.compression, witness) as stream:
+            copied = writer.copy_file(conn, table, file, file_id, stream)
     except RowsRefused:
         copied = None
+    else:
+        _check_unchanged(file, witness)
     if copied != file.rows:
         savepoint.rollback()
         return None
@@ -186,6 +202,12 @@ def write_isolating(
     return first_count + second_count, first_refused + [(row + middle, r) for row, r in second_refused]
 
 
+def _check_unchanged(file: FilePlan, witness: Witness) -> None:
+    """The bytes just loaded are the bytes the plan hashed, or nothing of the file may be committed."""
+    if not witness.matches(file.source.size, file.sha256):
+        raise FileChanged(file.source.key)
+
+
 def _check_limit(file: FilePlan, plan: LoadPlan, bad: dict[int, str], ragged: list) -> None:
     count = len(bad) + len(ragged)
     if count > plan.max_bad_rows:
@@ -193,20 +215,25 @@ def _check_limit(file: FilePlan, plan: LoadPlan, bad: dict[int, str], ragged: li
         raise TooManyRejects(file.source.key, count, plan.max_bad_rows, first)
 
 
-def _locate(file: FilePlan, bad_rows: dict[int, str], ragged: list[tuple[str, str]]) -> list[Reject]:
+def _locate(
+    file: FilePlan, bad_rows: dict[int, str], ragged: list[tuple[str, str]], repeated: list[tuple[str, str]]
+) -> list[Reject]:
     """Rejects with their physical line and raw text (the slow path, only for files that have rejects)."""
-    if not bad_rows and not ragged:
+    if not bad_rows and not ragged and not repeated:
         return []
-    good_at, ragged_at = locate_rows(
-        file.source.path, file.dialect, len(file.columns), set(bad_rows), set(range(len(ragged)))
+    witness = Witness()
+    good_at, ragged_at, repeated_at = locate_rows(
+        file.source.path, file.dialect, len(file.columns), set(bad_rows), set(range(len(ragged))),
+        set(range(len(repeated))), witness,
     )
+    _check_unchanged(file, witness)
     found = []
-    for index, (text, reason) in enumerate(ragged):
-        line, raw = ragged_at.get(index, (None, text))
-        found.append(Reject(line, raw, reason))
+    for rows, located in ((ragged, ragged_at), (repeated, repeated_at)):
+        for index, (text, reason) in enumerate(rows):
+            line, raw = located.get(index, (None, text))
+            found.append(Reject(line, raw, reason))
     for row, reason in sorted(bad_rows.items()):
         line, raw = good_at.get(row, (None, ""))
         found.append(Reject(line, raw, reason))
     found.sort(key=lambda r: (r.line is None, r.line or 0))
     return found
-

@@ -14,6 +14,7 @@ import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import pyarrow as pa
 import yaml
 
 from . import infer
@@ -22,6 +23,7 @@ from .fingerprint import fingerprint
 from .ledger import Entry
 from .naming import column_names
 from .read import decode_utf8, iter_batches, read_header, unclosed_quote_line
+from .writers import Capabilities
 from .types import LOGICAL_TYPES, ColumnPlan, CsvDialect, FilePlan, LoadPlan, SourceFile
 
 NAME_BYTES = 63
@@ -56,9 +58,11 @@ def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | N
     if unchanged:
         return FileScan(FilePlan(source, dialect, found.sha256, (), (), "unchanged", found.has_nul))
     try:
-        delimiter, header = read_header(source.path, found.encoding, found.compression)
+        delimiter, header = read_header(source.path, dialect)
     except (OSError, EOFError) as exc:
         raise InputError(source.key, f"cannot read: {exc}") from None
+    except (ValueError, pa.ArrowInvalid) as exc:
+        raise InputError(source.key, f"cannot read the header: {exc}", line=1) from None
     if not header or not any(header):
         raise InputError(source.key, "no header row (the file is empty, or its first line has no column names)",
                          line=1)
@@ -70,33 +74,37 @@ def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | N
     for block_size in (None, *LONG_ROW_BLOCK_SIZES):
         dialect = replace(dialect, block_size=block_size)
         try:
-            rows, ragged, undecodable, stats = _gather(source.path, dialect, len(names), null_values)
+            rows, ragged, repeated, undecodable, stats = _gather(source.path, dialect, len(names), null_values)
             break
         except Exception as exc:  # pyarrow reports parse failures as ArrowInvalid with the byte position
             if "straddling object" in str(exc) and block_size != LONG_ROW_BLOCK_SIZES[-1]:
                 continue  # a row longer than a block: read again with bigger blocks
             raise InputError(source.key, f"cannot parse as CSV: {exc}") from None
     file_plan = FilePlan(source, dialect, found.sha256, tuple(header), tuple(names), state, found.has_nul)
-    clean = not (ragged or undecodable or found.has_nul)
-    return FileScan(replace(file_plan, rows=rows, clean=clean), rows, ragged, dict(zip(names, stats)))
+    clean = not (ragged or repeated or undecodable or found.has_nul)
+    return FileScan(replace(file_plan, rows=rows, clean=clean), rows, ragged + repeated, dict(zip(names, stats)))
 
 
 def _gather(path: Path, dialect: CsvDialect, width: int, null_values: tuple[str, ...]) -> tuple:
-    """Rows, ragged rows, undecodable rows and each column's statistics, in one streaming pass."""
+    """Rows, ragged rows, copies of the header, undecodable rows and each column's statistics, in one pass."""
     stats = [infer.ColumnStats()] * width
-    rows = ragged = undecodable = 0
+    rows = ragged = repeated = undecodable = 0
 
     def count_ragged(_text: str, _fields: int) -> None:
         nonlocal ragged
         ragged += 1
 
-    for batch in iter_batches(path, dialect, width, null_values, on_ragged=count_ragged):
+    def count_repeated() -> None:
+        nonlocal repeated
+        repeated += 1
+
+    for batch in iter_batches(path, dialect, width, null_values, count_ragged, count_repeated):
         rows += batch.num_rows
         for i, column in enumerate(batch.columns):
             text, bad = decode_utf8(column)
             undecodable += len(bad)
             stats[i] = infer.observe(text, stats[i])
-    return rows, ragged, undecodable, stats
+    return rows, ragged, repeated, undecodable, stats
 
 
 def build_plan(
@@ -129,6 +137,28 @@ def build_plan(
         columns.append(column)
     unverified = frozenset(name for name in overrides if name in merged)
     return LoadPlan(table, tuple(columns), tuple(s.plan for s in scans), tuple(null_values), max_bad_rows, unverified)
+
+
+def check_table_name(table: str, capabilities: Capabilities) -> None:
+    """A table name the database keeps as it is (PostgreSQL would silently cut a long one, and the ledger, the
+    rejects table and the lock would then name a different table from the one loaded)."""
+    limit = capabilities.max_identifier_bytes
+    if limit is not None and len(table.encode()) > limit:
+        raise ConfigError(f"table name {table[:40]!r}… is {len(table.encode())} bytes; {capabilities.name} allows "
+                          f"{limit}: choose a shorter --table")
+    if any(ord(c) < 32 or c == "\x7f" for c in table):
+        raise ConfigError(f"table name {table!r} holds a control character: choose another --table")
+
+
+def check_width(plan: LoadPlan, capabilities: Capabilities) -> None:
+    """Fail before any DDL when the table would have more columns than the database allows."""
+    limit = capabilities.max_columns
+    width = len(plan.columns) + 1  # and the _file_id lineage column
+    if limit is not None and width > limit:
+        widest = max(plan.files, key=lambda f: len(f.columns), default=None)
+        where = f" ({widest.source.key} alone has {len(widest.columns):,})" if widest else ""
+        raise ConfigError(f"table {plan.table} would need {width:,} columns{where}; {capabilities.name} allows "
+                          f"{limit:,} per table: load fewer columns (e.g. cut the file) or use another database")
 
 
 _DECIMAL = re.compile(r"^decimal\((\d+)\s*,\s*(\d+)\)$")

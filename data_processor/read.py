@@ -16,14 +16,16 @@ import csv
 import io
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from .fingerprint import open_raw
-from .sniff import parse_header, sniff_delimiter
+from .fingerprint import Witness, open_raw
+from .sniff import complete_records, sniff_delimiter
 from .types import CsvDialect
 
 BLOCK_SIZE = 512 << 10
@@ -34,26 +36,86 @@ per worker grows with this, whatever the file size (peak scanning a 1 GB file: 8
 BATCH_BYTES = 8 << 20
 """Blocks are joined into batches of about this size, so per-batch work (92 columns × a few kernels) stays cheap."""
 
-_SAMPLE = 64 << 10
+SAMPLE_BYTES = 64 << 10
+SAMPLE_RECORDS = 20
+"""The delimiter is sniffed from at least this many whole records (or the whole file when it is shorter)."""
+MAX_HEADER_BYTES = 64 << 20
 csv.field_size_limit(sys.maxsize)  # one long description must not fail a whole file
 
 
-def open_text_bytes(path: Path, dialect: CsvDialect):
+def open_text_bytes(path: Path, dialect: CsvDialect, witness: Witness | None = None):
     """The file as UTF-8 bytes: decompressed, and recoded when it is not UTF-8 already."""
-    raw = open_raw(path, dialect.compression)
+    raw = open_raw(path, dialect.compression, witness)
     if dialect.encoding in ("utf-8", "utf-8-sig"):
         return raw
     errors = "cp1252-latin1" if dialect.encoding == "cp1252" else "replace"
     return codecs.EncodedFile(raw, "utf-8", dialect.encoding, errors=errors)
 
 
-def read_header(path: Path, encoding: str, compression: str | None) -> tuple[str, list[str]]:
-    """Sniff the delimiter and parse the header from the first 64 KB."""
-    dialect = CsvDialect(encoding=encoding, compression=compression)
-    with open_text_bytes(path, dialect) as f:
-        sample = f.read(_SAMPLE).decode("utf-8", errors="replace")
-    delimiter = sniff_delimiter(sample)
-    return delimiter, parse_header(sample, delimiter)
+def read_header(path: Path, dialect: CsvDialect) -> tuple[str, list[str]]:
+    """The file's delimiter and header cells (trimmed, byte-order mark removed).
+
+    The delimiter is sniffed from whole records (the sample grows until it holds a few, so a 1,500-column header is
+    never cut); the header is then parsed by Arrow with that delimiter, the same parser and dialect that reads the
+    data, so the two can never disagree on where the header ends.
+    """
+    data, complete = _sample_records(path, dialect)
+    sample = data.decode("utf-8", errors="replace")
+    delimiter = sniff_delimiter(sample, complete)
+    width = len(next((r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter) if r), []))
+    if not width:
+        return delimiter, []
+    if complete and not data.endswith((b"\n", b"\r")):
+        data += b"\n"  # Arrow cannot find the columns of a last line that has no line end (a header-only file)
+    opener = (lambda: io.BytesIO(data)) if complete else (lambda: open_text_bytes(path, dialect))
+    cells = _arrow_header(opener, replace(dialect, delimiter=delimiter), width)
+    return delimiter, [cell.lstrip("\ufeff").strip() for cell in cells]
+
+
+def _sample_records(path: Path, dialect: CsvDialect) -> tuple[bytes, bool]:
+    """The start of the file (as UTF-8) holding at least ``SAMPLE_RECORDS`` whole records, or the whole file;
+    and whether it is the whole file."""
+    size = SAMPLE_BYTES
+    while True:
+        with open_text_bytes(path, dialect) as f:
+            data = f.read(size)
+            complete = not f.read(1)
+        if complete or complete_records(data.decode("utf-8", errors="replace")) >= SAMPLE_RECORDS:
+            return data, complete
+        if size >= MAX_HEADER_BYTES:
+            if complete_records(data.decode("utf-8", errors="replace")) >= 1:
+                return data, False
+            raise ValueError(f"the header row is longer than {MAX_HEADER_BYTES >> 20} MB, or a quote in it never "
+                             "closes")
+        size *= 4
+
+
+def _arrow_header(opener: Callable[[], BinaryIO], dialect: CsvDialect, width: int) -> list[str]:
+    """The first record as Arrow parses it (empty lines skipped, quoted newlines kept)."""
+    types = {f"f{i}": pa.binary() for i in range(width + 1)}
+    block = max(BLOCK_SIZE, dialect.block_size or 0)
+    while True:
+        try:
+            reader = pa_csv.open_csv(
+                opener(),
+                read_options=pa_csv.ReadOptions(autogenerate_column_names=True, block_size=block, use_threads=False),
+                parse_options=_parse_options(dialect, lambda _row: "skip"),  # rows after it do not matter here
+                convert_options=pa_csv.ConvertOptions(column_types=types, strings_can_be_null=False),
+            )
+            break
+        except pa.ArrowInvalid as exc:
+            if "straddling" not in str(exc) or block >= MAX_HEADER_BYTES:
+                raise
+            block *= 4  # a header longer than a block
+    with reader:
+        first = reader.read_next_batch()
+    if any(t != pa.binary() for t in first.schema.types):
+        raise ValueError("the header row parses differently from one line to the next (mixed quoting?)")
+    return [first.column(i)[0].as_py().decode("utf-8", errors="replace") for i in range(first.num_columns)]
+
+
+def _parse_options(dialect: CsvDialect, on_ragged: Callable | None = None) -> pa_csv.ParseOptions:
+    return pa_csv.ParseOptions(delimiter=dialect.delimiter, newlines_in_values=True, invalid_row_handler=on_ragged)
 
 
 def iter_batches(
@@ -62,8 +124,15 @@ def iter_batches(
     width: int,
     null_values: tuple[str, ...] = (),
     on_ragged: Callable[[str, int], None] | None = None,
+    on_repeated_header: Callable[[], None] | None = None,
+    witness: Witness | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Data rows (header skipped) as batches of ``width`` binary columns; blank lines are not rows."""
+    """Data rows as batches of ``width`` binary columns; blank lines are not rows.
+
+    The header is the first record Arrow itself parses (so a quoted newline in it can never turn its second line
+    into data). A later row equal to the header (two files concatenated) is not data: it is handed to
+    ``on_repeated_header`` in file order and skipped, as a ragged row is handed to ``on_ragged``.
+    """
     names = [f"f{i}" for i in range(width)]
 
     def ragged(row: pa_csv.InvalidRow) -> str:
@@ -72,13 +141,11 @@ def iter_batches(
         return "skip"
 
     reader = pa_csv.open_csv(
-        open_text_bytes(path, dialect),
+        open_text_bytes(path, dialect, witness),
         read_options=pa_csv.ReadOptions(
-            column_names=names, skip_rows=1, block_size=dialect.block_size or BLOCK_SIZE, use_threads=False
+            column_names=names, block_size=dialect.block_size or BLOCK_SIZE, use_threads=False
         ),
-        parse_options=pa_csv.ParseOptions(
-            delimiter=dialect.delimiter, newlines_in_values=True, invalid_row_handler=ragged
-        ),
+        parse_options=_parse_options(dialect, ragged),
         convert_options=pa_csv.ConvertOptions(
             column_types={n: pa.binary() for n in names},
             null_values=["", *null_values],
@@ -86,10 +153,19 @@ def iter_batches(
             quoted_strings_can_be_null=True,
         ),
     )
+    header: list[pa.Scalar] | None = None
     with reader:
         pending: list[pa.RecordBatch] = []
         size = 0
         for batch in reader:
+            if header is None:
+                if not batch.num_rows:
+                    continue
+                header = [batch.column(i)[0] for i in range(width)]
+                if header and header[0].is_valid and header[0].as_py().startswith(codecs.BOM_UTF8):
+                    header[0] = pa.scalar(header[0].as_py()[len(codecs.BOM_UTF8):], pa.binary())
+                batch = batch.slice(1)
+            batch = _without_repeated_header(batch, header, on_repeated_header)
             pending.append(batch)
             size += batch.nbytes
             if size >= BATCH_BYTES:
@@ -97,6 +173,27 @@ def iter_batches(
                 pending, size = [], 0
         if pending:
             yield _joined(pending)
+
+
+def _without_repeated_header(
+    batch: pa.RecordBatch, header: list[pa.Scalar], found: Callable[[], None] | None
+) -> pa.RecordBatch:
+    """``batch`` less the rows equal, field for field, to the header; one column is usually enough to tell."""
+    mask = None
+    for i, (cell, column) in enumerate(zip(header, batch.columns)):
+        same = pc.is_null(column) if not cell.is_valid else pc.fill_null(pc.equal(column, cell), False)
+        if i == 0 and cell.is_valid:  # a copy that kept its byte-order mark (cat of two Excel exports)
+            with_bom = pa.scalar(codecs.BOM_UTF8 + cell.as_py(), pa.binary())
+            same = pc.or_(same, pc.fill_null(pc.equal(column, with_bom), False))
+        mask = same if mask is None else pc.and_(mask, same)
+        if not pc.any(mask).as_py():
+            return batch
+    if mask is None:
+        return batch
+    for _ in range(pc.sum(mask).as_py()):
+        if found is not None:
+            found()
+    return batch.filter(pc.invert(mask))
 
 
 def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
@@ -124,15 +221,17 @@ def unclosed_quote_line(path: Path, dialect: CsvDialect) -> int | None:
 
 
 def locate_rows(
-    path: Path, dialect: CsvDialect, width: int, good_indices: set[int], ragged_indices: set[int]
-) -> tuple[dict[int, tuple[int, str]], dict[int, tuple[int, str]]]:
+    path: Path, dialect: CsvDialect, width: int, good_indices: set[int], ragged_indices: set[int],
+    repeated_indices: set[int] = frozenset(), witness: Witness | None = None,
+) -> tuple[dict[int, tuple[int, str]], dict[int, tuple[int, str]], dict[int, tuple[int, str]]]:
     """Physical start line and raw text of chosen rows.
 
-    Rows are numbered the way ``iter_batches`` delivers them: the n-th well-formed row (``good_indices``) and the
-    n-th ragged row (``ragged_indices``), both from 0. Blank lines are skipped, as pyarrow skips them.
+    Rows are numbered the way ``iter_batches`` delivers them: the n-th well-formed row (``good_indices``), the n-th
+    ragged row (``ragged_indices``) and the n-th copy of the header (``repeated_indices``), each from 0. Blank lines
+    are skipped, as Arrow skips them.
     """
-    good: dict[int, tuple[int, str]] = {}
-    bad: dict[int, tuple[int, str]] = {}
+    found: tuple[dict[int, tuple[int, str]], ...] = ({}, {}, {})
+    wanted = (good_indices, ragged_indices, repeated_indices)
     lines: list[str] = []
 
     def tracked(text: io.TextIOBase) -> Iterator[str]:
@@ -140,32 +239,30 @@ def locate_rows(
             lines.append(line)
             yield line
 
-    if not good_indices and not ragged_indices:
-        return good, bad
-    last_good, last_bad = max(good_indices, default=-1), max(ragged_indices, default=-1)
-    with open_text_bytes(path, dialect) as raw:
+    if not any(wanted):
+        return found
+    last = [max(indices, default=-1) for indices in wanted]
+    with open_text_bytes(path, dialect, witness) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
         reader = csv.reader(tracked(text), delimiter=dialect.delimiter)
-        next(reader, None)
+        header = next((row for row in reader if row), None)
+        bare = lambda row: [row[0].lstrip("\ufeff"), *row[1:]] if row else row  # noqa: E731
+        header = bare(header)
         lines.clear()
-        n_good = n_bad = 0
+        seen = [0, 0, 0]
         start = reader.line_num + 1
         for row in reader:
             raw_text = "".join(lines).rstrip("\r\n")
             lines.clear()
             if row:
-                if len(row) == width:
-                    if n_good in good_indices:
-                        good[n_good] = (start, raw_text)
-                    n_good += 1
-                else:
-                    if n_bad in ragged_indices:
-                        bad[n_bad] = (start, raw_text)
-                    n_bad += 1
-            if n_good > last_good and n_bad > last_bad:
+                kind = 1 if len(row) != width else 2 if bare(row) == header else 0
+                if seen[kind] in wanted[kind]:
+                    found[kind][seen[kind]] = (start, raw_text)
+                seen[kind] += 1
+            if all(seen[k] > last[k] for k in range(3)):
                 break
             start = reader.line_num + 1
-    return good, bad
+    return found
 
 
 def decode_utf8(column: pa.Array) -> tuple[pa.Array, list[int]]:

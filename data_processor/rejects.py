@@ -28,6 +28,11 @@ def rejects_table(metadata: sa.MetaData, table: str) -> sa.Table:
     )
 
 
+def storable(text: str | None) -> str | None:
+    """Raw text as every database can store it: a NUL byte (which PostgreSQL text cannot hold) is written ``\\x00``."""
+    return text.replace("\x00", "\\x00") if text and "\x00" in text else text
+
+
 def insert(conn: sa.Connection, table: sa.Table, target: str, file_id: int, key: str, rows: list[Reject]) -> None:
     at = now()
     for start in range(0, len(rows), 1000):
@@ -35,7 +40,7 @@ def insert(conn: sa.Connection, table: sa.Table, target: str, file_id: int, key:
             sa.insert(table),
             [
                 {FILE_ID_COLUMN: file_id, "table_name": target, "file_key": key, "line": r.line,
-                 "raw_text": r.raw, "reason": r.reason, "rejected_at": at}
+                 "raw_text": storable(r.raw), "reason": storable(r.reason), "rejected_at": at}
                 for r in rows[start : start + 1000]
             ],
         )

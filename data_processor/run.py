@@ -28,7 +28,7 @@ from .db import check_connection, make_engine
 from .discover import Discovery, Problem, discover
 from .errors import ConfigError, DataProcessorError, NoFilesMatched, TransientDatabaseError, WorkerDied
 from .load import load_file, remove_file
-from .plan import FileScan, build_plan, read_schema_file, scan_file
+from .plan import FileScan, build_plan, check_table_name, check_width, read_schema_file, scan_file
 from .types import FilePlan, LoadPlan, LoadResult
 
 log = logging.getLogger(__name__)
@@ -143,10 +143,12 @@ def _discover(options: LoadOptions) -> Discovery:
 def _prepare(options: LoadOptions, found: Discovery, pool: Executor | None, progress: Progress,
              apply_ddl: bool) -> Prepared:
     engine, writer = _engine(options.dest)
+    check_table_name(options.table, writer.CAPABILITIES)
     check_connection(engine, writer)
     known = ledger.entries(engine, options.table)
     existing = ddl.existing_columns(engine, options.table)
-    if any(e.status == "loaded" for e in known.values()) and (existing is None or ddl.is_empty(engine, options.table)):
+    holds_rows = any(e.status == "loaded" and (e.rows_loaded is None or e.rows_loaded > 0) for e in known.values())
+    if holds_rows and (existing is None or ddl.is_empty(engine, options.table)):
         # Someone dropped or emptied the table to reload it: what the ledger remembers is no longer there.
         found.problems.append(Problem(options.table, f"the table is {'missing' if existing is None else 'empty'} "
                                       f"but the ledger lists {len(known)} loaded files: loading them again", False))
@@ -169,6 +171,7 @@ def _prepare(options: LoadOptions, found: Discovery, pool: Executor | None, prog
     to_load = [s for s in scans if s.plan.state != "unchanged"]
     plan = build_plan(options.table, scans if to_load else [], existing, overrides, options.null_values,
                       options.max_bad_rows)
+    check_width(plan, writer.CAPABILITIES)
     prepared = Prepared(plan, scans, found, failures, existing=existing is not None)
     progress("planned", plan)
     if apply_ddl and to_load:
@@ -237,6 +240,7 @@ def locked(options: LoadOptions) -> Iterator[None]:
     A second run waits up to ``options.lock_timeout`` seconds, then fails with :class:`TableLocked`.
     """
     engine, writer = _engine(options.dest)
+    check_table_name(options.table, writer.CAPABILITIES)
     check_connection(engine, writer)
     ledger.ensure_tables(engine)
     with writer.table_lock(engine, options.table, options.lock_timeout):
@@ -343,3 +347,14 @@ def _workers(count: int, files: list) -> Iterator[Executor | None]:
         yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        _stop_resource_tracker()
+
+
+def _stop_resource_tracker() -> None:
+    """End the helper process ``spawn`` starts beside the pool, and reap it, so that when the command returns no
+    process of its group is left (a scheduler that watches the group, or ``timeout``, would wait on or kill it)."""
+    from multiprocessing import resource_tracker
+
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)  # noqa: SLF001 - no public way to do this
+    if stop is not None:
+        stop()

@@ -8,7 +8,7 @@ Each writer module provides:
   it raises :class:`RowsRefused` when the database refuses the data (then the caller bisects the batch);
 - ``table_lock(engine, table, timeout)``: a context manager that keeps two runs off one table;
 - ``is_transient(exc) -> bool``: whether a driver error is worth retrying;
-- optionally ``copy_file(conn, table, file, file_id) -> int``: the file's own bytes straight to the database, for
+- optionally ``copy_file(conn, table, file, file_id, stream) -> int``: the file's own bytes straight to the database, for
   files the planning scan found clean (no per-row work in Python at all).
 """
 
@@ -41,6 +41,8 @@ class Capabilities:
     max_identifier_bytes: int | None = 63
     parallel_writers: int | None = None
     """How many files may load at once (None: as many as --workers); SQLite has one writer."""
+    max_columns: int | None = None
+    """Columns a table may have (PostgreSQL 1,600; InnoDB 1,017; SQLite 2,000 by default)."""
     file_id_default: str | None = None
     """SQL default of ``_file_id`` that lets the database stamp rows itself (the raw-file fast path needs it)."""
 

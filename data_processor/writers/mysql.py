@@ -23,6 +23,7 @@ from ..errors import TableLocked
 from . import Capabilities, RowsRefused, csv_bytes, quoted_columns
 
 CAPABILITIES = Capabilities(
+    max_columns=1017,
     name="mysql",
     max_identifier_bytes=64,
     type_names={

@@ -7,19 +7,20 @@ import io
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import BinaryIO
 
 import psycopg2
 import pyarrow as pa
 import sqlalchemy as sa
 
 from ..errors import TableLocked
-from ..fingerprint import open_raw
 from ..types import FilePlan
 from . import Capabilities, RowsRefused, csv_bytes, quoted_columns
 
 FILE_ID_SETTING = "data_processor.file_id"
 
 CAPABILITIES = Capabilities(
+    max_columns=1600,
     name="postgresql",
     max_identifier_bytes=63,
     file_id_default=f"current_setting('{FILE_ID_SETTING}')::bigint",
@@ -56,8 +57,9 @@ def bulk_write(conn: sa.Connection, table: sa.Table, columns: list[str], batch: 
     return cursor.rowcount
 
 
-def copy_file(conn: sa.Connection, table: sa.Table, file: FilePlan, file_id: int) -> int:
-    """COPY the file itself; ``_file_id`` comes from its column default, fed by a transaction-local setting.
+def copy_file(conn: sa.Connection, table: sa.Table, file: FilePlan, file_id: int, stream: BinaryIO) -> int:
+    """COPY the file's bytes (``stream``); ``_file_id`` comes from its column default, fed by a transaction-local
+    setting.
 
     The CSV rules match the scan's: header skipped, every empty field (quoted or not) is NULL.
     """
@@ -68,8 +70,7 @@ def copy_file(conn: sa.Connection, table: sa.Table, file: FilePlan, file_id: int
     cursor = conn.connection.driver_connection.cursor()
     cursor.execute("SELECT set_config(%s, %s, true)", (FILE_ID_SETTING, str(file_id)))
     try:
-        with open_raw(file.source.path, file.dialect.compression) as stream:
-            cursor.copy_expert(sql, stream, size=1 << 20)
+        cursor.copy_expert(sql, stream, size=1 << 20)
     except (psycopg2.DataError, psycopg2.IntegrityError) as exc:
         raise RowsRefused(str(exc).strip().splitlines()[0]) from exc
     return cursor.rowcount

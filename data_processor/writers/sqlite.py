@@ -20,6 +20,7 @@ from ..errors import TableLocked
 from . import Capabilities, RowsRefused, quoted_columns
 
 CAPABILITIES = Capabilities(
+    max_columns=2000,
     name="sqlite",
     max_identifier_bytes=None,
     parallel_writers=1,
