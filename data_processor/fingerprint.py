@@ -39,16 +39,6 @@ class Fingerprint:
     closed and would swallow the rest of the file; the scan tells which."""
 
 
-def sha256_of(path: Path) -> tuple[int, str]:
-    """Size and sha256 of the bytes on disk (compressed bytes for a .gz: that is the file's identity)."""
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        while block := f.read(_BLOCK):
-            digest.update(block)
-            size += len(block)
-    return size, digest.hexdigest()
-
-
 def is_gzip(path: Path) -> bool:
     with open(path, "rb") as f:
         return f.read(2) == GZIP_MAGIC
@@ -83,13 +73,17 @@ class Witness:
         self._digest.update(block)
         self.size += len(block)
 
-    def matches(self, size: int, sha256: str) -> bool:
-        """Whether the whole file read was exactly ``size`` bytes hashing to ``sha256`` (reads what the pass left)."""
+    def finish(self) -> tuple[int, str]:
+        """Size and sha256 of the whole file (what the reading pass left unread is read now)."""
         if self._raw is not None and not self._raw.closed:
             with self._raw:
                 while block := self._raw.read(_BLOCK):
                     self.seen(block)
-        return (self.size, self._digest.hexdigest()) == (size, sha256)
+        return self.size, self._digest.hexdigest()
+
+    def matches(self, size: int, sha256: str) -> bool:
+        """Whether the whole file was exactly ``size`` bytes hashing to ``sha256``."""
+        return self.finish() == (size, sha256)
 
 
 class _Hashing(io.RawIOBase):
@@ -118,20 +112,21 @@ class _Hashing(io.RawIOBase):
 
 
 def fingerprint(path: Path) -> Fingerprint:
+    """Identity and reading facts of a file, in one pass: the sha256 is taken of the same bytes the checks read."""
     compression = "gzip" if is_gzip(path) else None
-    size, sha = sha256_of(path)
+    witness = Witness()
     encoding: str | None = None
     has_nul = saw_multibyte = invalid_utf8 = False
     quotes = 0
     decoder = codecs.getincrementaldecoder("utf-8")()
-    with open_raw(path, compression) as f:
+    with open_raw(path, compression, witness) as f:
         first = True
         while block := f.read(_BLOCK):
             if first:
                 first = False
                 encoding = next((name for bom, name in _BOMS if block.startswith(bom)), None)
                 if encoding == "utf-16":
-                    return Fingerprint(size, sha, compression, encoding, has_nul=False)
+                    break
             has_nul = has_nul or b"\x00" in block
             quotes += block.count(b'"')
             if block.isascii():
@@ -147,6 +142,9 @@ def fingerprint(path: Path) -> Fingerprint:
                 decoder.decode(b"", final=True)
             except UnicodeDecodeError:
                 invalid_utf8 = True
+    size, sha = witness.finish()
+    if encoding == "utf-16":
+        return Fingerprint(size, sha, compression, encoding, has_nul=False)
     if encoding is None:
         encoding = "cp1252" if invalid_utf8 and not saw_multibyte else "utf-8"
     return Fingerprint(size, sha, compression, encoding, has_nul, odd_quotes=quotes % 2 == 1)
