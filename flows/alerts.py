@@ -16,7 +16,9 @@ from urllib.parse import urlparse
 from prefect.automations import Automation, EventTrigger, Posture, SendNotification
 from prefect.blocks.core import Block
 from prefect.blocks.notifications import CustomWebhookNotificationBlock, MicrosoftTeamsWebhook, SlackWebhook
+from prefect.settings import PREFECT_API_URL
 
+from data_processor.errors import ConfigError
 from flows.report import EVENT_COMPLETED
 
 FLOWS = ("load-csv-folder", "load-csv-file")
@@ -48,6 +50,36 @@ class AlertSettings:
     """A run still Running after this long (a hung load) alerts."""
     success_url: str | None = None
     """Optional webhook that receives each completed load's summary (the old design's SNS message)."""
+
+    def __post_init__(self) -> None:
+        check_webhook_url(self.webhook_url, "--webhook-url")
+        if self.success_url:
+            check_webhook_url(self.success_url, "--on-success-url")
+
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+"""Hosts a plain http:// webhook may point at: a relay or test server on this machine."""
+
+
+def check_webhook_url(url: str, option: str) -> None:
+    """Refuse a URL no alert could be POSTed to (``ftp://x``, a typo) before anything is saved.
+
+    The message never repeats the URL: a webhook URL is a credential.
+    """
+    parsed = urlparse(url.strip())
+    if parsed.scheme == "https" and parsed.hostname:
+        return
+    if parsed.scheme == "http" and parsed.hostname in LOOPBACK_HOSTS:
+        return
+    got = f"{parsed.scheme}://…" if parsed.scheme and parsed.hostname else "no URL"
+    raise ConfigError(f"{option} must be an https:// URL (http:// only to localhost), got {got}")
+
+
+def require_server() -> None:
+    """Alerts live on a Prefect server; without PREFECT_API_URL they would go to a temporary one that vanishes."""
+    if not PREFECT_API_URL.value():
+        raise ConfigError("no Prefect server to keep the alerts: set PREFECT_API_URL "
+                          "(e.g. http://127.0.0.1:4200/api) and run setup-alerts again")
 
 
 def webhook_kind(url: str) -> str:
@@ -156,6 +188,7 @@ def _canonical(value: object) -> object:
 
 def setup_alerts(settings: AlertSettings) -> list[str]:
     """Make the block and automations match ``settings``; returns one line per object saying what happened."""
+    require_server()
     done = []
     status, block_id = _save_block(notification_block(settings.webhook_url, settings.kind), BLOCK_NAME)
     done.append(f"notification block {BLOCK_NAME}: {status}")

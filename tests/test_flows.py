@@ -328,3 +328,37 @@ def test_the_flow_command_on_a_temporary_api(src, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "t: 2 files loaded, 0 skipped (unchanged), 0 failed; 100 rows loaded" in done.stdout
     assert "temporary Prefect API: at most 1 files write at once" in done.stdout + done.stderr  # SQLite: one writer
+
+
+def setup_alerts_cli(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "data_processor", "setup-alerts", *args], capture_output=True,
+                          text=True, timeout=180, env=env)
+
+
+@pytest.mark.parametrize(("args", "option"), [
+    (["--webhook-url", "ftp://x"], "--webhook-url"),
+    (["--webhook-url", "http://alerts.example.com/hook/s3cret"], "--webhook-url"),
+    (["--webhook-url", "not a url"], "--webhook-url"),
+    (["--webhook-url", "https://hooks.slack.com/services/T/B/x", "--on-success-url", "ftp://y"], "--on-success-url"),
+])
+def test_setup_alerts_refuses_a_url_that_cannot_take_a_post(prefect_api, args, option):
+    from flows.alerts import BLOCK_NAME
+
+    with get_client(sync_client=True) as client:
+        before = [(b.id, b.updated) for b in client.read_block_documents() if b.name == BLOCK_NAME]
+    done = setup_alerts_cli(*args, env={**os.environ, "PREFECT_API_URL": prefect_api})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().count("\n") == 0 and option in done.stderr and "https://" in done.stderr, done.stderr
+    assert "s3cret" not in done.stderr and "updated" not in done.stdout + done.stderr
+    with get_client(sync_client=True) as client:
+        assert [(b.id, b.updated) for b in client.read_block_documents() if b.name == BLOCK_NAME] == before
+
+
+def test_setup_alerts_without_a_server_says_to_set_one(tmp_path):
+    """Prefect's temporary API would take the alerts and vanish with this process: refuse, naming the setting."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    done = setup_alerts_cli("--webhook-url", "https://hooks.slack.com/services/T/B/x",
+                            env={**env, "PREFECT_HOME": str(tmp_path / "prefect")})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().count("\n") == 0 and "PREFECT_API_URL" in done.stderr, done.stderr
+    assert "created" not in done.stdout
