@@ -13,9 +13,10 @@ import json
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from prefect.automations import Automation, EventTrigger, Posture, SendNotification
+from prefect.automations import Automation, CallWebhook, EventTrigger, Posture, SendNotification
 from prefect.blocks.core import Block
 from prefect.blocks.notifications import CustomWebhookNotificationBlock, MicrosoftTeamsWebhook, SlackWebhook
+from prefect.blocks.webhook import Webhook
 from prefect.settings import PREFECT_API_URL
 
 from data_processor.errors import ConfigError
@@ -106,6 +107,15 @@ def notification_block(url: str, kind: str) -> Block:
     raise ValueError(f"unknown alert kind {kind!r}: use slack, teams, webhook or auto")
 
 
+def success_block(url: str) -> Webhook:
+    """Where each completed load's summary is POSTed as the JSON body (an object, for a job to read as it is).
+
+    A plain webhook rather than a notification block: notifications template their fields as text, so the summary
+    would arrive as a JSON string inside a string. The URL is a secret field of the block.
+    """
+    return Webhook(url=url, method="POST", headers={"Content-Type": "application/json"})
+
+
 def _save_block(block: Block, name: str) -> tuple[str, object]:
     """Save unless an identical block is already saved under ``name``; returns (what happened, document id)."""
     try:
@@ -152,9 +162,7 @@ def desired_automations(block_id: object, settings: AlertSettings, success_block
             description="Each completed table load, with its summary, for downstream jobs.",
             trigger=EventTrigger(expect={EVENT_COMPLETED}, match={"prefect.resource.id": "data-processor.table.*"},
                                  posture=Posture.Reactive, threshold=1, within=dt.timedelta(0)),
-            actions=[SendNotification(block_document_id=success_block_id,
-                                      subject="Data Processor: {{ event.resource.name }} loaded",
-                                      body="{{ event.payload | tojson }}")],
+            actions=[CallWebhook(block_document_id=success_block_id, payload="{{ event.payload | tojson }}")],
         ))
     return wanted
 
@@ -194,7 +202,7 @@ def setup_alerts(settings: AlertSettings) -> list[str]:
     done.append(f"notification block {BLOCK_NAME}: {status}")
     success_id = None
     if settings.success_url:
-        status, success_id = _save_block(notification_block(settings.success_url, "webhook"), SUCCESS_BLOCK_NAME)
+        status, success_id = _save_block(success_block(settings.success_url), SUCCESS_BLOCK_NAME)
         done.append(f"notification block {SUCCESS_BLOCK_NAME}: {status}")
     for wanted in desired_automations(block_id, settings, success_id):
         try:
