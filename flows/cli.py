@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import sys
 
@@ -10,6 +11,39 @@ import click
 
 from data_processor import output
 from data_processor.cli import _options, source_options
+
+PREFECT_DEFAULTS = {
+    # Prefect's server and SDK send usage data; a data network seldom has a route out, and each failed attempt
+    # is an error (or a traceback) on the console of a run that is fine.
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    # Without PREFECT_API_URL the temporary API starts in this process: on a busy machine it needs more than
+    # Prefect's 20 s, and a run that gives up before it started helps no one.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+}
+"""Set before Prefect is imported, unless the environment already says otherwise."""
+
+PRINTED_BY_THE_COMMAND = {"load.summary", "schema.change"}
+"""``event.action`` of the flow's log records this command prints itself (on stdout, once)."""
+
+
+def _prefect_environment() -> None:
+    for name, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
+
+class _SkipWhatTheCommandPrints(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(record, "event.action", None) not in PRINTED_BY_THE_COMMAND
+
+
+def _console_without_the_summary() -> None:
+    """The flow logs its summary for the UI and for workers; here the command prints it, so the console skips it."""
+    from prefect.logging.handlers import APILogHandler
+
+    for handler in logging.getLogger().handlers:
+        if not isinstance(handler, APILogHandler):
+            handler.addFilter(_SkipWhatTheCommandPrints())
 
 
 @click.command("flow")
@@ -26,8 +60,11 @@ def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None,
 
     Uses the Prefect API in PREFECT_API_URL, or a temporary one when unset. Exit status as for load.
     """
+    _prefect_environment()
     from flows.load_folder import FilesFailed, load_csv_folder
     from flows.report import summary_from_payload
+
+    _console_without_the_summary()
 
     options = _options(**kwargs)
     # Prefect stores a run's parameters in its database and shows them in the UI: the URL (and its password)
@@ -67,6 +104,7 @@ def setup_alerts_command(webhook_url: str, kind: str, pending_minutes: int, runn
     A notification block, plus automations for: a load-csv-folder or load-csv-file run Failed or Crashed; a run
     stuck in Pending or Running. Each alert names the table, the failed files and why, with a link to the run.
     """
+    _prefect_environment()
     from flows.alerts import AlertSettings, setup_alerts
 
     settings = AlertSettings(webhook_url, kind, dt.timedelta(minutes=pending_minutes),
