@@ -88,7 +88,8 @@ def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None,
 
 @click.command("setup-alerts")
 @click.option("--webhook-url", envvar="ALERT_WEBHOOK_URL", required=True, show_envvar=True,
-              help="Where failure alerts go: a Slack or Teams incoming webhook, or any URL that takes a JSON POST.")
+              help="Where failure alerts go: a Slack or Teams incoming webhook, or any URL that takes a JSON POST "
+              "(https://; http:// only to localhost).")
 @click.option("--kind", type=click.Choice(["auto", "slack", "teams", "webhook"]), default="auto", show_default=True,
               help="Notification block type; auto picks it from the URL's host.")
 @click.option("--pending-minutes", type=click.IntRange(min=1), default=30, show_default=True,
