@@ -18,6 +18,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     FlowRunFilter, FlowRunFilterParentFlowRunId, LogFilter, LogFilterFlowRunId, TaskRunFilter, TaskRunFilterName,
 )
+from prefect.logging.handlers import APILogHandler
 
 from conftest import write
 
@@ -63,6 +64,13 @@ def test_local_mode_loads_every_file_once_and_writes_the_artifact(prefect_api, p
             ("c/certificates.csv", "loaded", 50)]
         progress = [a for a in artifact if a.key == f"progress-{pg.table.replace('_', '-')}"]
         assert progress and float(progress[0].data) == 100.0
+        APILogHandler().flush()  # the run's log lines go to the API in batches
+        logs = [log.message for log in client.read_logs(log_filter=LogFilter(
+            flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id])))]
+    size = sum(f.stat().st_size for f in src.rglob("*.csv")) / 1000
+    assert f"scanning 3 files ({size:.1f} kB) to plan the load" in logs  # the planning scan is not silent
+    assert f"scanned 3 of 3 files ({size:.1f} kB of {size:.1f} kB)" in logs
+    assert any(m.startswith(f"{pg.table}: 3 files loaded, 0 skipped (unchanged), 0 failed;") for m in logs)
     again = run_parent(pg, src, workers=2)
     assert again.is_completed() and again.result()["files_skipped"] == 3 and pg.count() == expected
     with get_client(sync_client=True) as client:  # nothing to load is done, not stuck at 0 %
