@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import click
 
 from . import ledger, logs, output
-from .db import DEFAULT_DEST, check_connection, make_engine, masked
-from .errors import DataProcessorError
+from .db import DEFAULT_DEST, check_connection, make_engine, masked, parse_url
+from .errors import ConfigError, DataProcessorError
 from .run import LoadOptions, load, prepare, slim_process
 
 
@@ -101,7 +102,8 @@ def load_command(lock_timeout: float, **kwargs) -> None:
 def plan_command(**kwargs) -> None:
     """Dry run: which files are new, changed or unchanged, and the schema a load would use. Writes nothing."""
     options = _options(**kwargs)
-    prepared = prepare(options)
+    with output.current().progress() as report:
+        prepared = prepare(options, report)
     output.current().plan(prepared, options.table)
     sys.exit(1 if prepared.failures else 0)
 
@@ -112,10 +114,20 @@ def plan_command(**kwargs) -> None:
 @click.option("--table", envvar="DEST_TABLE", show_envvar=True, help="Only this table (default: every table).")
 def status_command(dest: str, table: str | None) -> None:
     """What the ledger says: every file loaded into the table, its rows and its last error."""
+    _require_sqlite_file(dest)
     engine, writer = make_engine(dest)
     check_connection(engine, writer)
     rows = ledger.status_rows(engine, table)
     output.current().status(rows, table, masked(dest))
+
+
+def _require_sqlite_file(dest: str) -> None:
+    """A read must not create: SQLite makes an empty database at any path it is given, so a mistyped --dest would
+    report "nothing loaded" and leave a stray file behind."""
+    url = parse_url(dest)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        if not Path(url.database).is_file():
+            raise ConfigError(f"no SQLite database at {url.database!r}: check --dest (status never creates one)")
 
 
 def _add_flow_commands() -> None:
@@ -131,12 +143,31 @@ def _add_flow_commands() -> None:
 _add_flow_commands()
 
 
+def global_options_first(args: Sequence[str]) -> list[str]:
+    """``--log-format`` moved before the command, so it works anywhere on the line, as ``--help`` does."""
+    hoisted, rest = [], []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest += args[index:]
+            break
+        if arg == "--log-format" and index + 1 < len(args):
+            hoisted += args[index:index + 2]
+            index += 2
+            continue
+        (hoisted if arg.startswith("--log-format=") else rest).append(arg)
+        index += 1
+    return hoisted + rest
+
+
 def run() -> None:
     """Entry point: expected errors as one line and an exit code, never a traceback (in JSON, not even for bugs)."""
-    output.use(output.requested_format(sys.argv[1:]))  # until ``main`` reads its option: for its own usage errors
+    args = global_options_first(sys.argv[1:])
+    output.use(output.requested_format(args))  # until ``main`` reads its option: for its own usage errors
     slim_process()
     try:
-        main(standalone_mode=False)
+        main(args=args, standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

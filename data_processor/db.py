@@ -9,12 +9,21 @@ from types import ModuleType
 import sqlalchemy as sa
 
 from .errors import ConfigError, TerminalDatabaseError, TransientDatabaseError
+from .logs import mask
 from .writers import writer_for
 
 DEFAULT_DEST = "sqlite:///data_processor.db"
 """Where a load goes when neither --dest nor DEST_SQL says: a SQLite file in the current folder."""
 
 _DEFAULT_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql": "postgresql+psycopg2"}
+
+_BACKEND_ALIASES = {"postgres": "postgresql"}
+"""Names other tools write (libpq, Heroku, Django's settings) for what SQLAlchemy calls ``postgresql``."""
+
+_KEY_VALUE_DSN = re.compile(r"^\s*[a-z_]+\s*=")
+"""A libpq connection string (``host=db user=loader password=... dbname=epc``) rather than a URL."""
+
+URL_EXAMPLE = "postgresql://user:password@host:5432/db, mysql://user@host/db or sqlite:///file.db"
 
 
 def destination(url: str | None = None) -> str:
@@ -23,20 +32,37 @@ def destination(url: str | None = None) -> str:
 
 
 def masked(url: str | sa.URL) -> str:
-    """The URL as text with its password replaced by ``***``; safe for logs and error messages."""
+    """The URL as text with its password replaced by ``***``; safe for logs and error messages.
+
+    Also for what is not quite a URL: a libpq ``key=value`` string, a bad port, a password holding an unescaped
+    ``@`` (everything up to the last ``@`` is hidden), and ``password=`` in the query.
+    """
     try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL at all: hide anything that looks like user:password@
-        return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", str(url))
+        text = sa.make_url(url).render_as_string(hide_password=True)
+        if "@" in (sa.make_url(url).host or ""):
+            raise ValueError("a password with an unescaped @")
+    except Exception:  # not a URL SQLAlchemy can take apart: hide anything that looks like user:password@
+        text = re.sub(r"//([^:/@\s]*):\S*@", r"//\1:***@", str(url))
+    return mask(text)  # and password=... in the query or a key=value string
 
 
 def parse_url(url: str) -> sa.URL:
+    """``url`` as an SQLAlchemy URL with its default driver; a ConfigError, one line and no secret, if it is not one."""
+    if _KEY_VALUE_DSN.match(url):
+        raise ConfigError(f"--dest {masked(url)!r} is a libpq key=value string; give a URL instead: {URL_EXAMPLE}")
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
-        raise ConfigError(f"--dest {masked(url)!r} is not a database URL (e.g. postgresql://user@host/db)") from None
-    driver = _DEFAULT_DRIVERS.get(parsed.drivername)
-    return parsed.set(drivername=driver) if driver else parsed
+        raise ConfigError(f"--dest is not a database URL; expected {URL_EXAMPLE}") from None
+    except ValueError:  # SQLAlchemy's int() of the port
+        raise ConfigError(f"--dest {masked(url)!r}: the port is missing or not a number") from None
+    if "@" in (parsed.host or ""):
+        raise ConfigError(f"--dest {masked(url)!r} has more than one @: write an @ in the password as %40") from None
+    backend, plus, driver = parsed.drivername.partition("+")
+    backend = _BACKEND_ALIASES.get(backend, backend)
+    parsed = parsed.set(drivername=backend + plus + driver)
+    default = _DEFAULT_DRIVERS.get(parsed.drivername)
+    return parsed.set(drivername=default) if default else parsed
 
 
 def make_engine(url: str) -> tuple[sa.Engine, ModuleType]:
@@ -45,6 +71,9 @@ def make_engine(url: str) -> tuple[sa.Engine, ModuleType]:
     writer = writer_for(parsed.get_backend_name())
     try:
         engine = sa.create_engine(parsed, pool_pre_ping=True, **writer.engine_options())
+    except sa.exc.NoSuchModuleError:
+        raise ConfigError(f"--dest {masked(parsed)!r}: SQLAlchemy has no driver {parsed.drivername!r}; "
+                          f"leave the driver out (postgresql://, mysql://, sqlite:///) for the default") from None
     except ImportError as exc:
         raise ConfigError(f"no driver for {masked(parsed)}: {exc}") from None
     writer.configure_engine(engine)

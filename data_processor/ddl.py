@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from . import ledger
 from .rejects import rejects_table
+from .text import plural
 from .types import FILE_ID_COLUMN, ColumnPlan, LoadPlan
 
 
@@ -79,7 +80,7 @@ def apply(
     with engine.begin() as conn:
         if existing is None:
             table.create(conn)
-            changes.append(f"created table {plan.table} with {len(plan.columns)} columns")
+            changes.append(f"created table {plan.table} with {plural(len(plan.columns), 'column')}")
         else:
             from alembic.migration import MigrationContext  # here, not at the top: load workers never need it
             from alembic.operations import Operations

@@ -9,6 +9,8 @@ The CLI maps the branches to exit codes: ``UsageError`` and ``ConfigError`` → 
 
 from __future__ import annotations
 
+from .text import plural
+
 
 class DataProcessorError(Exception):
     """Base of every expected error: the CLI prints its message, never a traceback."""
@@ -72,7 +74,8 @@ class TooManyRejects(InputError):
 
     def __init__(self, file: str, rejected: int, limit: int, first_reason: str) -> None:
         self.rejected, self.limit = rejected, limit
-        super().__init__(file, f"{rejected} bad rows exceed --max-bad-rows {limit} (first: {first_reason})")
+        super().__init__(file, f"{plural(rejected, 'bad row')} exceed{'s' if rejected == 1 else ''} "
+                         f"--max-bad-rows {limit} (first: {first_reason})")
 
 
 class FileChanged(InputError):

@@ -38,6 +38,9 @@ WEBHOOK_ENV = "ALERT_WEBHOOK_URL"
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]*:)\S+@")
 """``scheme://user:PASSWORD@`` (greedy up to the last ``@`` of the word: a password may hold one)."""
 
+_PASSWORD_PARAM = re.compile(r"(?i)\b(password|passwd|pwd)(\s*=\s*)('[^']*'|[^\s&;'\"]+)")
+"""``password=...`` in a libpq key=value string or a URL's query."""
+
 _WEBHOOK = re.compile(
     r"(?i)\bhttps?://(?:hooks\.slack\.com|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.webhook\.office\.com"
     r"|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.logic\.azure\.com(?::\d+)?/workflows)(?![\w.-])"
@@ -56,6 +59,7 @@ def mask(text: str) -> str:
     if len(webhook) >= 8 and webhook in text:
         text = text.replace(webhook, MASK)
     text = _WEBHOOK.sub(MASK, text)
+    text = _PASSWORD_PARAM.sub(rf"\1\2{MASK}", text)
     return _URL_PASSWORD.sub(rf"\1{MASK}@", text)
 
 

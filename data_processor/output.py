@@ -16,18 +16,24 @@ import importlib.util
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
+from rich.text import Text
 
+from .discover import Discovery
 from .logs import LOG_FORMATS, LogFormat, SecretMaskingFilter, json_formatter, result_fields
+from .plan import FileScan
 from .rejects import rejects_table_name
 from .run import Prepared, RunSummary
-from .types import LoadPlan, LoadResult
+from .text import plural, printable
+from .types import LoadResult
 
 LOGGER_NAME = "data_processor.cli"
 """``log.logger`` of every JSON line the command line writes."""
@@ -63,22 +69,84 @@ def _rate(summary: RunSummary) -> float:
 
 
 def result_line(r: LoadResult) -> str:
-    """One file's outcome as the line text mode prints."""
+    """One file's outcome as the line text mode prints (names escaped: one line, nothing the terminal obeys)."""
     if r.status == "failed":
-        return f"FAILED  {r.error}"
+        return printable(f"FAILED  {r.error}")
     if r.status == "skipped":
-        return f"skipped {r.key} (unchanged since its last load)"
+        return printable(f"skipped {r.key} (unchanged since its last load)")
     rejected = f", {r.rows_rejected:,} rejected" if r.rows_rejected else ""
-    return f"loaded  {r.key}: {r.rows_loaded:,} rows{rejected} in {r.seconds:.1f} s"
+    return printable(f"loaded  {r.key}: {plural(r.rows_loaded, 'row')}{rejected} in {r.seconds:.1f} s")
 
 
 def summary_line(summary: RunSummary) -> str:
-    return (
-        f"{summary.table}: {summary.count('loaded')} files loaded, {summary.count('skipped')} skipped (unchanged), "
-        f"{len(summary.failed) + sum(p.fatal for p in summary.problems)} failed; "
-        f"{summary.rows_loaded:,} rows loaded, {summary.rows_rejected:,} rejected; "
-        f"{summary.seconds:.1f} s, {_rate(summary):.1f} MB/s"
+    failed = len(summary.failed) + sum(p.fatal for p in summary.problems)
+    return printable(
+        f"{summary.table}: {plural(summary.count('loaded'), 'file')} loaded, {summary.count('skipped'):,} skipped "
+        f"(unchanged), {failed:,} failed; {plural(summary.rows_loaded, 'row')} loaded, "
+        f"{summary.rows_rejected:,} rejected; {summary.seconds:.1f} s, {_rate(summary):.1f} MB/s"
     )
+
+
+def problem_line(key: str, reason: str, fatal: bool) -> str:
+    return printable(f"{'FAILED' if fatal else 'note'}    {key}: {reason}")
+
+
+def size_text(size: float) -> str:
+    """``512 B``, ``20.1 MB``, ``1.5 GB`` (decimal units, as ``ls -h --si`` and the MB/s figures)."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
+@dataclass
+class ScanTally:
+    """How far the planning scan is: files and bytes scanned of those discovered.
+
+    The scan reads every new or changed file whole before anything loads (a 100 GB drop takes minutes), so each
+    output shows it: ``milestone`` says when another tenth of the bytes is done, for outputs that print lines.
+    """
+
+    files_total: int = 0
+    bytes_total: int = 0
+    files: int = 0
+    bytes: int = 0
+    started: float = field(default_factory=time.monotonic)
+    _sizes: dict[str, int] = field(default_factory=dict)
+    _tenths: int = 0
+
+    @classmethod
+    def of(cls, discovery: Discovery) -> ScanTally:
+        sizes = {f.key: f.size for f in discovery.files}
+        return cls(files_total=len(sizes), bytes_total=sum(sizes.values()), _sizes=sizes)
+
+    def add(self, outcome: FileScan | LoadResult) -> str:
+        """Count one scanned (or unreadable) file; returns its key."""
+        key = outcome.key if isinstance(outcome, LoadResult) else outcome.plan.source.key
+        self.files += 1
+        self.bytes += self._sizes.get(key, 0)
+        return key
+
+    def milestone(self) -> bool:
+        """True once per tenth of the scan done (by bytes, or files when they are all empty), and at the end."""
+        done = self.bytes / self.bytes_total if self.bytes_total else self.files / max(self.files_total, 1)
+        tenths = 10 if self.files >= self.files_total else min(int(done * 10), 9)
+        if tenths <= self._tenths:
+            return False
+        self._tenths = tenths
+        return True
+
+    def start_line(self) -> str:
+        return f"scanning {plural(self.files_total, 'file')} ({size_text(self.bytes_total)}) to plan the load"
+
+    def line(self) -> str:
+        return (f"scanned {self.files:,} of {plural(self.files_total, 'file')} "
+                f"({size_text(self.bytes)} of {size_text(self.bytes_total)})")
+
+    def fields(self) -> dict[str, int]:
+        return {"files_scanned": self.files, "files_total": self.files_total, "bytes_scanned": self.bytes,
+                "bytes_total": self.bytes_total}
 
 
 def _num(value: int | None) -> str:
@@ -105,14 +173,15 @@ class TextOutput:
     def summary(self, summary: RunSummary) -> None:
         out = self.out
         for change in summary.changes:
-            out.print(f"schema: {change}", markup=False)
+            out.print(printable(f"schema: {change}"), markup=False)
         for problem in summary.problems:
-            out.print(f"{'FAILED' if problem.fatal else 'note'}    {problem.key}: {problem.reason}", markup=False)
+            out.print(problem_line(problem.key, problem.reason, problem.fatal), markup=False)
         out.print(summary_line(summary), markup=False)
         if summary.rows_rejected:
-            out.print(f"rejected rows are in table {rejects_table_name(summary.table)} (file, line, raw text, reason)")
+            out.print(printable(f"rejected rows are in table {rejects_table_name(summary.table)} "
+                                "(file, line, raw text, reason)"), markup=False)
         for failed in summary.failed:
-            out.print(f"FAILED  {failed.error}", markup=False)
+            out.print(printable(f"FAILED  {failed.error}"), markup=False)
 
     def plan(self, prepared: Prepared, table: str) -> None:
         out = self.out
@@ -120,70 +189,95 @@ class TextOutput:
                       Column("size", justify="right"), box=None)
         for scan in prepared.scans:
             p = scan.plan
-            files.add_row(p.source.key, p.state, p.dialect.encoding, repr(p.dialect.delimiter), f"{p.source.size:,}")
+            files.add_row(_cell(p.source.key), p.state, p.dialect.encoding, repr(p.dialect.delimiter),
+                          f"{p.source.size:,}")
         for failure in prepared.failures:
-            files.add_row(failure.key, "[red]unreadable[/]", "", "", failure.error or "")
+            files.add_row(_cell(failure.key), "[red]unreadable[/]", "", "", _cell(failure.error or ""))
         out.print(files)
         for problem in prepared.discovery.problems:
-            out.print(f"note    {problem.key}: {problem.reason}", markup=False)
+            out.print(problem_line(problem.key, problem.reason, False), markup=False)
         if not prepared.plan.columns:
-            out.print(f"nothing to load: every file is loaded and unchanged in {table}")
+            out.print(printable(f"nothing to load: every file is loaded and unchanged in {table}"), markup=False)
             return
         verb = "existing table" if prepared.existing else "new table"
-        schema = Table("header", "column", "type", box=None, title=f"{verb} {table}", title_justify="left")
+        schema = Table("header", "column", "type", box=None, title=_cell(f"{verb} {table}"), title_justify="left")
         for column in prepared.plan.columns:
-            schema.add_row(column.source, column.name, column.describe())
+            schema.add_row(_cell(column.source), _cell(column.name), column.describe())
         out.print(schema)
 
     def status(self, rows: Sequence, table: str | None, where: str) -> None:
         """The ledger's rows (``ledger.status_rows``); ``where`` is the database, password hidden."""
         if not rows:
-            self.out.print(f"nothing loaded yet into {table or 'any table'} at {where}")
+            self.out.print(printable(f"nothing loaded yet into {table or 'any table'} at {where}"), markup=False)
             return
         view = Table("table", Column("file", overflow="fold"), "status", Column("rows loaded", justify="right"),
                      Column("rejected", justify="right"), Column("loaded at (UTC)", no_wrap=True),
                      Column("error", overflow="fold"), box=None)
         for row in rows:
-            view.add_row(row.table_name, row.file_key, row.status, _num(row.rows_loaded), _num(row.rows_rejected),
-                         f"{row.loaded_at:%Y-%m-%d %H:%M:%S}" if row.loaded_at else "", row.error or "")
+            view.add_row(_cell(row.table_name), _cell(row.file_key), row.status, _num(row.rows_loaded),
+                         _num(row.rows_rejected), f"{row.loaded_at:%Y-%m-%d %H:%M:%S}" if row.loaded_at else "",
+                         _cell(row.error or ""))
         self.out.print(view)
 
     def note(self, message: str, action: str = "note", **fields: Any) -> None:
         """A sentence on stdout; ``action`` and ``fields`` only matter in JSON."""
-        self.out.print(message, markup=False)
+        self.out.print(printable(message), markup=False)
 
     def error(self, message: str, exit_code: int, **fields: Any) -> None:
         """The one line of a command that ends with ``exit_code``, on stderr."""
-        self.err.print(message, markup=False)
+        self.err.print(printable(message), markup=False)
 
     def usage_error(self, exc: click.ClickException) -> None:
         exc.show()
 
 
+def _cell(text: str) -> Text:
+    """A table cell shown as it is: escaped, and never read as rich markup (a file may be named ``[red]x.csv``)."""
+    return Text(printable(text))
+
+
 class _TextProgress:
-    """Progress while a run goes: a bar on a terminal, one line per file otherwise."""
+    """Progress while a run goes. On a terminal: a bar for the planning scan (files, bytes) and one for the load
+    (files, rows). Otherwise: one line per file loaded, and a line per tenth of a scan that takes a while."""
+
+    QUIET_SCAN_SECONDS = 5.0
+    """Without a terminal, a scan shorter than this prints nothing (cron mail of a small run stays short)."""
 
     def __init__(self, output: TextOutput) -> None:
         self.output = output
 
     def __enter__(self) -> _TextProgress:
         self.bar = None
-        self.rows = 0
+        self.rows = self.files_done = 0
+        self.scan = ScanTally()
+        self.scan_task = self.load_task = None
         if self.output.err.is_terminal:
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[rows]} rows"), TimeElapsedColumn(), console=self.output.err)
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[detail]}"),
+                                TimeElapsedColumn(), console=self.output.err)
             self.bar.start()
-            self.task = None
         return self
 
     def __call__(self, event: str, payload: object) -> None:
-        if event == "planned" and self.bar is not None:
-            files = len(payload.files) if isinstance(payload, LoadPlan) else 0
-            self.task = self.bar.add_task("loading", total=files or None, rows="0")
+        if event == "discovered" and isinstance(payload, Discovery):
+            self.scan = ScanTally.of(payload)
+            if self.bar is not None:
+                self.scan_task = self.bar.add_task("scanning", total=self.scan.bytes_total or None,
+                                                   detail=self.scan.line())
+        elif event == "scanned" and isinstance(payload, (FileScan, LoadResult)):
+            self.scan.add(payload)
+            if self.bar is not None and self.scan_task is not None:
+                self.bar.update(self.scan_task, completed=self.scan.bytes, detail=self.scan.line())
+            elif (self.bar is None and self.scan.milestone()
+                  and time.monotonic() - self.scan.started >= self.QUIET_SCAN_SECONDS):
+                self.output.err.print(self.scan.line(), markup=False)
         elif event == "loaded" and isinstance(payload, LoadResult):
             self.rows += payload.rows_loaded
-            if self.bar is not None and self.task is not None:
-                self.bar.update(self.task, advance=1, rows=f"{self.rows:,}")
+            self.files_done += 1
+            if self.bar is not None:
+                if self.load_task is None:  # added at the first file, so a dry run (plan) shows the scan only
+                    self.load_task = self.bar.add_task("loading", total=self.scan.files_total or None, detail="")
+                self.bar.update(self.load_task, advance=1, detail=f"{self.files_done:,} of "
+                                f"{plural(self.scan.files_total, 'file')} done, {plural(self.rows, 'row')} loaded")
             if payload.status == "failed" or self.bar is None:
                 self.output.result(payload, self.bar.console if self.bar else None)
 
@@ -236,8 +330,7 @@ class JsonOutput:
         self.emit(self.out, level, "load.summary", summary_line(summary), **summary_fields(summary))
 
     def _problem(self, key: str, reason: str, fatal: bool) -> None:
-        label = "FAILED" if fatal else "note"
-        self.emit(self.out, logging.ERROR if fatal else logging.WARNING, "note", f"{label}    {key}: {reason}",
+        self.emit(self.out, logging.ERROR if fatal else logging.WARNING, "note", problem_line(key, reason, fatal),
                   file=key, reason=reason, fatal=fatal)
 
     def plan(self, prepared: Prepared, table: str) -> None:
@@ -245,7 +338,7 @@ class JsonOutput:
             p = scan.plan
             self.emit(self.out, logging.INFO, "plan.file",
                       f"{p.source.key}: {p.state}, {p.dialect.encoding}, delimiter {p.dialect.delimiter!r}, "
-                      f"{p.source.size:,} bytes",
+                      f"{plural(p.source.size, 'byte')}",
                       file=p.source.key, state=p.state, encoding=p.dialect.encoding, delimiter=p.dialect.delimiter,
                       bytes=p.source.size)
         for failure in prepared.failures:
@@ -270,7 +363,7 @@ class JsonOutput:
         for row in rows:
             loaded_at = row.loaded_at.replace(tzinfo=dt.timezone.utc).isoformat() if row.loaded_at else None
             self.emit(self.out, logging.INFO, "status.file",
-                      f"{row.table_name} {row.file_key}: {row.status}, {row.rows_loaded or 0:,} rows loaded",
+                      f"{row.table_name} {row.file_key}: {row.status}, {plural(row.rows_loaded or 0, 'row')} loaded",
                       table=row.table_name, file=row.file_key, status=row.status, rows_loaded=row.rows_loaded,
                       rows_rejected=row.rows_rejected, loaded_at=loaded_at, error=row.error)
 
@@ -291,16 +384,26 @@ class JsonOutput:
 
 
 class _JsonProgress:
-    """One ``load.file`` line per file as it ends."""
+    """On stderr: ``scan.start``, then one ``scan.file`` line per file the planning scan has read (with the files
+    and bytes done so far), then one ``load.file`` line per file as it ends."""
 
     def __init__(self, output: JsonOutput) -> None:
         self.output = output
+        self.scan = ScanTally()
 
     def __enter__(self) -> _JsonProgress:
         return self
 
     def __call__(self, event: str, payload: object) -> None:
-        if event == "loaded" and isinstance(payload, LoadResult):
+        if event == "discovered" and isinstance(payload, Discovery):
+            self.scan = ScanTally.of(payload)
+            self.output.emit(self.output.err, logging.INFO, "scan.start", self.scan.start_line(),
+                             **self.scan.fields())
+        elif event == "scanned" and isinstance(payload, (FileScan, LoadResult)):
+            key = self.scan.add(payload)
+            self.output.emit(self.output.err, logging.INFO, "scan.file", self.scan.line(), file=key,
+                             **self.scan.fields())
+        elif event == "loaded" and isinstance(payload, LoadResult):
             self.output.result(payload)
 
     def __exit__(self, *exc: object) -> None:

@@ -29,6 +29,7 @@ from .discover import Discovery, Problem, discover
 from .errors import ConfigError, DataProcessorError, NoFilesMatched, TransientDatabaseError, WorkerDied
 from .load import load_file, remove_file
 from .plan import FileScan, build_plan, check_table_name, check_width, read_schema_file, scan_file
+from .text import plural
 from .types import FilePlan, LoadPlan, LoadResult
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,9 @@ class RunSummary:
 
 
 Progress = Callable[[str, object], None]
-"""``progress(event, payload)``: "scanned"/"loaded" with a FileScan/LoadResult, "planned" with the LoadPlan."""
+"""``progress(event, payload)``: "discovered" with the Discovery (before the planning scan), "scanned" with a
+FileScan (or the LoadResult of a file that could not be read), "planned" with the LoadPlan, "loaded" with a
+LoadResult."""
 
 
 def _quiet(_event: str, _payload: object) -> None:
@@ -151,7 +154,7 @@ def _prepare(options: LoadOptions, found: Discovery, pool: Executor | None, prog
     if holds_rows and (existing is None or ddl.is_empty(engine, options.table)):
         # Someone dropped or emptied the table to reload it: what the ledger remembers is no longer there.
         found.problems.append(Problem(options.table, f"the table is {'missing' if existing is None else 'empty'} "
-                                      f"but the ledger lists {len(known)} loaded files: loading them again", False))
+                                      f"but the ledger lists {plural(len(known), 'loaded file')}: loading them again", False))
         if apply_ddl:
             ledger.forget(engine, options.table)
             rejects.clear(engine, options.table)
@@ -161,6 +164,7 @@ def _prepare(options: LoadOptions, found: Discovery, pool: Executor | None, prog
     scans, failures = [], []
     biggest_first = sorted(found.files, key=lambda f: -f.size)  # so no worker is left with a big file at the end
     jobs = [(f.key, (f, options.null_values, known.get(f.key))) for f in biggest_first]
+    progress("discovered", found)
     for outcome in _map(scan_file, jobs, pool):
         if isinstance(outcome, LoadResult):
             failures.append(outcome)
@@ -191,7 +195,8 @@ def _gone(options: LoadOptions, found: Discovery, known: dict, engine: sa.Engine
     if not gone:
         return
     if not options.prune:
-        found.problems.append(Problem(options.table, f"{len(gone)} files loaded earlier are not matched now "
+        found.problems.append(Problem(options.table, f"{plural(len(gone), 'file')} loaded earlier "
+                                      f"{'is' if len(gone) == 1 else 'are'} not matched now "
                                       f"(deleted, moved, or outside --glob), e.g. {gone[0]}: their rows stay in "
                                       "the table; --prune deletes them", False))
         return
@@ -200,7 +205,7 @@ def _gone(options: LoadOptions, found: Discovery, known: dict, engine: sa.Engine
             found.problems.append(Problem(key, "no longer matched: --prune would delete its rows", False))
             continue
         rows = remove_file(engine, options.table, known[key].id)
-        found.problems.append(Problem(key, f"no longer matched: pruned, its {rows:,} rows deleted", False))
+        found.problems.append(Problem(key, f"no longer matched: pruned, its {plural(rows, 'row')} deleted", False))
 
 
 def load(options: LoadOptions, progress: Progress = _quiet) -> RunSummary:

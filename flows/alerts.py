@@ -13,10 +13,13 @@ import json
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from prefect.automations import Automation, EventTrigger, Posture, SendNotification
+from prefect.automations import Automation, CallWebhook, EventTrigger, Posture, SendNotification
 from prefect.blocks.core import Block
 from prefect.blocks.notifications import CustomWebhookNotificationBlock, MicrosoftTeamsWebhook, SlackWebhook
+from prefect.blocks.webhook import Webhook
+from prefect.settings import PREFECT_API_URL
 
+from data_processor.errors import ConfigError
 from flows.report import EVENT_COMPLETED
 
 FLOWS = ("load-csv-folder", "load-csv-file")
@@ -49,6 +52,36 @@ class AlertSettings:
     success_url: str | None = None
     """Optional webhook that receives each completed load's summary (the old design's SNS message)."""
 
+    def __post_init__(self) -> None:
+        check_webhook_url(self.webhook_url, "--webhook-url")
+        if self.success_url:
+            check_webhook_url(self.success_url, "--on-success-url")
+
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+"""Hosts a plain http:// webhook may point at: a relay or test server on this machine."""
+
+
+def check_webhook_url(url: str, option: str) -> None:
+    """Refuse a URL no alert could be POSTed to (``ftp://x``, a typo) before anything is saved.
+
+    The message never repeats the URL: a webhook URL is a credential.
+    """
+    parsed = urlparse(url.strip())
+    if parsed.scheme == "https" and parsed.hostname:
+        return
+    if parsed.scheme == "http" and parsed.hostname in LOOPBACK_HOSTS:
+        return
+    got = f"{parsed.scheme}://…" if parsed.scheme and parsed.hostname else "no URL"
+    raise ConfigError(f"{option} must be an https:// URL (http:// only to localhost), got {got}")
+
+
+def require_server() -> None:
+    """Alerts live on a Prefect server; without PREFECT_API_URL they would go to a temporary one that vanishes."""
+    if not PREFECT_API_URL.value():
+        raise ConfigError("no Prefect server to keep the alerts: set PREFECT_API_URL "
+                          "(e.g. http://127.0.0.1:4200/api) and run setup-alerts again")
+
 
 def webhook_kind(url: str) -> str:
     host = urlparse(url).hostname or ""
@@ -72,6 +105,15 @@ def notification_block(url: str, kind: str) -> Block:
                                               secrets={"webhook_url": url},
                                               json_data={"subject": "{{subject}}", "text": "{{body}}"})
     raise ValueError(f"unknown alert kind {kind!r}: use slack, teams, webhook or auto")
+
+
+def success_block(url: str) -> Webhook:
+    """Where each completed load's summary is POSTed as the JSON body (an object, for a job to read as it is).
+
+    A plain webhook rather than a notification block: notifications template their fields as text, so the summary
+    would arrive as a JSON string inside a string. The URL is a secret field of the block.
+    """
+    return Webhook(url=url, method="POST", headers={"Content-Type": "application/json"})
 
 
 def _save_block(block: Block, name: str) -> tuple[str, object]:
@@ -120,9 +162,7 @@ def desired_automations(block_id: object, settings: AlertSettings, success_block
             description="Each completed table load, with its summary, for downstream jobs.",
             trigger=EventTrigger(expect={EVENT_COMPLETED}, match={"prefect.resource.id": "data-processor.table.*"},
                                  posture=Posture.Reactive, threshold=1, within=dt.timedelta(0)),
-            actions=[SendNotification(block_document_id=success_block_id,
-                                      subject="Data Processor: {{ event.resource.name }} loaded",
-                                      body="{{ event.payload | tojson }}")],
+            actions=[CallWebhook(block_document_id=success_block_id, payload="{{ event.payload | tojson }}")],
         ))
     return wanted
 
@@ -156,12 +196,13 @@ def _canonical(value: object) -> object:
 
 def setup_alerts(settings: AlertSettings) -> list[str]:
     """Make the block and automations match ``settings``; returns one line per object saying what happened."""
+    require_server()
     done = []
     status, block_id = _save_block(notification_block(settings.webhook_url, settings.kind), BLOCK_NAME)
     done.append(f"notification block {BLOCK_NAME}: {status}")
     success_id = None
     if settings.success_url:
-        status, success_id = _save_block(notification_block(settings.success_url, "webhook"), SUCCESS_BLOCK_NAME)
+        status, success_id = _save_block(success_block(settings.success_url), SUCCESS_BLOCK_NAME)
         done.append(f"notification block {SUCCESS_BLOCK_NAME}: {status}")
     for wanted in desired_automations(block_id, settings, success_id):
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import sys
 
@@ -10,6 +11,39 @@ import click
 
 from data_processor import output
 from data_processor.cli import _options, source_options
+
+PREFECT_DEFAULTS = {
+    # Prefect's server and SDK send usage data; a data network seldom has a route out, and each failed attempt
+    # is an error (or a traceback) on the console of a run that is fine.
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    # Without PREFECT_API_URL the temporary API starts in this process: on a busy machine it needs more than
+    # Prefect's 20 s, and a run that gives up before it started helps no one.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+}
+"""Set before Prefect is imported, unless the environment already says otherwise."""
+
+PRINTED_BY_THE_COMMAND = {"load.summary", "schema.change"}
+"""``event.action`` of the flow's log records this command prints itself (on stdout, once)."""
+
+
+def _prefect_environment() -> None:
+    for name, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
+
+class _SkipWhatTheCommandPrints(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(record, "event.action", None) not in PRINTED_BY_THE_COMMAND
+
+
+def _console_without_the_summary() -> None:
+    """The flow logs its summary for the UI and for workers; here the command prints it, so the console skips it."""
+    from prefect.logging.handlers import APILogHandler
+
+    for handler in logging.getLogger().handlers:
+        if not isinstance(handler, APILogHandler):
+            handler.addFilter(_SkipWhatTheCommandPrints())
 
 
 @click.command("flow")
@@ -26,8 +60,11 @@ def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None,
 
     Uses the Prefect API in PREFECT_API_URL, or a temporary one when unset. Exit status as for load.
     """
+    _prefect_environment()
     from flows.load_folder import FilesFailed, load_csv_folder
     from flows.report import summary_from_payload
+
+    _console_without_the_summary()
 
     options = _options(**kwargs)
     # Prefect stores a run's parameters in its database and shows them in the UI: the URL (and its password)
@@ -51,7 +88,8 @@ def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None,
 
 @click.command("setup-alerts")
 @click.option("--webhook-url", envvar="ALERT_WEBHOOK_URL", required=True, show_envvar=True,
-              help="Where failure alerts go: a Slack or Teams incoming webhook, or any URL that takes a JSON POST.")
+              help="Where failure alerts go: a Slack or Teams incoming webhook, or any URL that takes a JSON POST "
+              "(https://; http:// only to localhost).")
 @click.option("--kind", type=click.Choice(["auto", "slack", "teams", "webhook"]), default="auto", show_default=True,
               help="Notification block type; auto picks it from the URL's host.")
 @click.option("--pending-minutes", type=click.IntRange(min=1), default=30, show_default=True,
@@ -67,6 +105,7 @@ def setup_alerts_command(webhook_url: str, kind: str, pending_minutes: int, runn
     A notification block, plus automations for: a load-csv-folder or load-csv-file run Failed or Crashed; a run
     stuck in Pending or Running. Each alert names the table, the failed files and why, with a link to the run.
     """
+    _prefect_environment()
     from flows.alerts import AlertSettings, setup_alerts
 
     settings = AlertSettings(webhook_url, kind, dt.timedelta(minutes=pending_minutes),

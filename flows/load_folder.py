@@ -31,13 +31,14 @@ from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from data_processor.db import destination, masked
-from data_processor.output import summary_line
+from data_processor.output import summary_fields, summary_line
 from data_processor.errors import ConfigError
 from data_processor.run import (
     LoadOptions, Prepared, RunSummary, locked, parallel_writers, prepare, recorded_result,
 )
+from data_processor.text import plural, printable
 from data_processor.types import FilePlan, LoadResult
-from flows.report import ProgressArtifact, failure_message, publish
+from flows.report import ProgressArtifact, ScanLog, failure_message, publish
 from flows.tasks import FileLoadFailed, load_file_task
 
 DB_LIMIT = "data-processor-db"
@@ -66,14 +67,14 @@ def run_name() -> str:
 def plan_task(options: LoadOptions) -> Prepared:
     """Discover, fingerprint and scan every file; plan one schema; create or evolve the table."""
     logger = get_run_logger()
-    prepared = prepare(options, apply_ddl=True)
+    prepared = prepare(options, ScanLog(logger), apply_ddl=True)
     for change in prepared.changes:
-        logger.info("schema: %s", change)
+        logger.info("schema: %s", change, extra={"event.action": "schema.change"})
     for problem in prepared.discovery.problems:
-        (logger.error if problem.fatal else logger.warning)("%s: %s", problem.key, problem.reason)
+        (logger.error if problem.fatal else logger.warning)("%s: %s", printable(problem.key), problem.reason)
     states = [s.plan.state for s in prepared.scans]
-    logger.info("%d files: %d new, %d changed, %d unchanged; %d unreadable", len(states), states.count("new"),
-                states.count("changed"), states.count("unchanged"), len(prepared.failures))
+    logger.info("%s: %d new, %d changed, %d unchanged; %d unreadable", plural(len(states), "file"),
+                states.count("new"), states.count("changed"), states.count("unchanged"), len(prepared.failures))
     return prepared
 
 
@@ -155,8 +156,9 @@ def load_csv_folder(
         # its SQLite database each slot takes ~2 s to acquire: this run's threads are the cap instead.
         db_concurrency_limit = ""
         options = replace(options, workers=min(options.worker_count, max_db_writers or options.worker_count))
-        logger.info("temporary Prefect API: at most %d files write at once (this run's threads)",
-                    parallel_writers(options.dest, options.worker_count))
+        writers = parallel_writers(options.dest, options.worker_count)
+        logger.info("temporary Prefect API: %s (this run's threads)", "at most one file writes at a time"
+                    if writers == 1 else f"at most {writers} files write at once")
     ensure_db_limit(db_concurrency_limit, max_db_writers, default=max(1, workers))
     with locked(options):
         prepared = plan_task(options)
@@ -174,7 +176,7 @@ def load_csv_folder(
     seconds = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
     summary = RunSummary(table, results, prepared.discovery.problems, prepared.changes, seconds)
     payload = publish(summary)
-    logger.info(summary_line(summary))
+    logger.info(summary_line(summary), extra={"event.action": "load.summary", **summary_fields(summary)})
     if summary.exit_code:
         raise FilesFailed(failure_message(summary), payload)
     return payload

@@ -10,9 +10,10 @@ from prefect.artifacts import create_progress_artifact, create_table_artifact, u
 from prefect.events import emit_event
 
 from data_processor.discover import Problem
-from data_processor.output import summary_fields
+from data_processor.output import ScanTally, summary_fields
 from data_processor.rejects import rejects_table_name
 from data_processor.run import RunSummary
+from data_processor.text import plural, printable
 from data_processor.types import LoadResult, Reject
 
 EVENT_COMPLETED = "data-processor.load.completed"
@@ -37,6 +38,24 @@ class ProgressArtifact:
         update_progress_artifact(self.id, 100.0 * self.done / self.total)
 
 
+class ScanLog:
+    """The planning scan on the run's log: how many files, then a line per tenth of the bytes read. The scan reads
+    every new or changed file before any loads, so a big drop would otherwise sit silent for minutes."""
+
+    def __init__(self, logger) -> None:  # noqa: ANN001 - a Prefect run logger (an adapter)
+        self.logger = logger
+        self.tally = ScanTally()
+
+    def __call__(self, event: str, payload: object) -> None:
+        if event == "discovered":
+            self.tally = ScanTally.of(payload)
+            self.logger.info(self.tally.start_line(), extra={"event.action": "scan.start", **self.tally.fields()})
+        elif event == "scanned":
+            self.tally.add(payload)
+            if self.tally.milestone():
+                self.logger.info(self.tally.line(), extra={"event.action": "scan.progress", **self.tally.fields()})
+
+
 def summary_payload(summary: RunSummary) -> dict:
     """The run as JSON: the event payload and the flow's return value (the CLI's summary fields, plus each file)."""
     return summary_fields(summary) | {
@@ -59,7 +78,8 @@ def failure_message(summary: RunSummary) -> str:
     failed = summary_fields(summary)["failed"]
     reasons = "; ".join(f["error"] if (f["error"] or "").startswith(f["file"]) else f"{f['file']}: {f['error']}"
                         for f in failed[:20]) + ("; …" if len(failed) > 20 else "")
-    return f"{len(failed)} of {len(summary.results)} files failed to load into {summary.table}: {reasons}"
+    return printable(f"{len(failed)} of {plural(len(summary.results), 'file')} failed to load into "
+                     f"{summary.table}: {reasons}")
 
 
 def publish(summary: RunSummary) -> dict:
@@ -81,8 +101,8 @@ def publish(summary: RunSummary) -> dict:
         rows,
         key=artifact_key(summary.table, "load"),
         description=(
-            f"**{summary.table}**: {payload['files_loaded']} files loaded, {payload['files_skipped']} skipped, "
-            f"{payload['files_failed']} failed; {payload['rows_loaded']:,} rows loaded, "
+            f"**{summary.table}**: {plural(payload['files_loaded'], 'file')} loaded, {payload['files_skipped']} "
+            f"skipped, {payload['files_failed']} failed; {plural(payload['rows_loaded'], 'row')} loaded, "
             f"{payload['rows_rejected']:,} rejected (see `{rejects_table_name(summary.table)}`); "
             f"{payload['seconds']} s, {payload['mb_per_s']} MB/s"
         ),

@@ -26,7 +26,8 @@ def test_load_summary_and_exit_code_zero(src, tmp_path):
     dest = f"sqlite:///{tmp_path}/out.db"
     result = cli("load", "--src", str(src), "--glob", "*.csv", "--dest", dest, "--table", "t")
     assert result.returncode == 0, result.stderr
-    assert re.search(r"t: 1 files loaded, 0 skipped \(unchanged\), 0 failed; 2 rows loaded, 0 rejected", result.stdout)
+    assert re.search(r"t: 1 file loaded, 0 skipped \(unchanged\), 0 failed; 2 rows loaded, 0 rejected", result.stdout)
+    assert "schema: created table t with 2 columns" in result.stdout
     again = cli("load", "--src", str(src), "--glob", "*.csv", "--dest", dest, "--table", "t")
     assert "0 files loaded, 1 skipped" in again.stdout
     status = cli("status", "--dest", dest, "--table", "t")
@@ -39,7 +40,8 @@ def test_environment_variables_of_the_original_script(src, tmp_path):
            "DEST_SQL": f"sqlite:///{tmp_path}/env.db", "DEST_TABLE": "from_env"}
     result = cli("load", env=env)
     assert result.returncode == 0, result.stderr
-    assert "from_env: 1 files loaded" in result.stdout
+    assert "from_env: 1 file loaded, 0 skipped (unchanged), 0 failed; 1 row loaded" in result.stdout
+    assert "loaded  sub/data.csv: 1 row in" in result.stderr
 
 
 def test_failed_file_exits_one_and_names_it(src, tmp_path):
@@ -58,16 +60,43 @@ def test_failed_file_exits_one_and_names_it(src, tmp_path):
         (["--src", "/nonexistent/folder", "--table", "t"], "does not exist"),
         (["--glob", "*.nothing", "--table", "t"], "no file under"),
         (["--glob", "*.csv"], "a table name is required"),
-        (["--dest", "not a url", "--table", "t"], "is not a database URL"),
+        (["--dest", "not a url", "--table", "t"], "is not a database URL; expected postgresql://"),
         (["--dest", "oracle://u@h/db", "--table", "t"], "no bulk writer for database 'oracle'"),
+        (["--dest", "postgresql://u:S3cret@127.0.0.1:abc/db", "--table", "t"], "the port is missing or not a number"),
+        (["--dest", "foo://u:S3cret@h/db", "--table", "t"], "no bulk writer for database 'foo'"),
+        (["--dest", "postgresql+foo://u:S3cret@h/db", "--table", "t"], "SQLAlchemy has no driver 'postgresql+foo'"),
+        (["--dest", "host=127.0.0.1 user=postgres password=S3cret dbname=test", "--table", "t"],
+         "is a libpq key=value string; give a URL instead: postgresql://"),
+        (["--dest", "host=h password='S3cret pw' dbname=x", "--table", "t"], "password=*** dbname=x"),
+        (["--dest", "postgresql://u:S3c@ret@h/db", "--table", "t"], "write an @ in the password as %40"),
+        (["--dest", "u:S3cret@h", "--table", "t"], "is not a database URL"),
     ],
 )
 def test_usage_errors_exit_two_with_one_line(src, args, message):
     write(src / "a.csv", "id\n1\n")
     result = cli("load", "--src", str(src), *args)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert message in result.stderr
+    assert message in result.stderr and result.stderr.strip().count("\n") == 0, result.stderr
     assert "Traceback" not in result.stderr
+    assert "S3c" not in result.stdout + result.stderr and "ret@" not in result.stderr  # no part of a password
+
+
+def test_postgres_scheme_is_an_alias(src, pg):
+    """libpq, Heroku and many tools write postgres://; SQLAlchemy alone refuses it."""
+    write(src / "a.csv", "id\n1\n")
+    result = cli("load", "--src", str(src), "--glob", "*.csv", "--table", pg.table,
+                 "--dest", pg.url.replace("postgresql://", "postgres://"))
+    assert result.returncode == 0, result.stderr
+    assert pg.count() == 1
+
+
+def test_masked_hides_every_form_of_password():
+    from data_processor.db import masked
+
+    for url in ("postgresql://u:S3cret@h/db", "postgresql://u:S3c/ret@h:abc/db", "postgresql://u:S3c@ret@h/db",
+                "postgresql://u@h/db?password=S3cret&sslmode=require", "host=h user=u password=S3cret dbname=d",
+                "host=h password = 'S3cret pw' dbname=d"):
+        assert "S3c" not in masked(url) and "ret" not in masked(url), (url, masked(url))
 
 
 def test_database_password_never_printed(src):
@@ -89,8 +118,18 @@ def test_plan_touches_nothing(src, pg):
 
 
 def test_status_of_an_empty_database(tmp_path):
-    result = cli("status", "--dest", f"sqlite:///{tmp_path}/none.db", "--table", "t")
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "empty.db").close()
+    result = cli("status", "--dest", f"sqlite:///{tmp_path}/empty.db", "--table", "t")
     assert result.returncode == 0 and "nothing loaded yet" in result.stdout
+
+
+def test_status_of_a_mistyped_sqlite_path_creates_nothing(tmp_path):
+    result = cli("status", "--dest", f"sqlite:///{tmp_path}/typo.db", "--table", "t")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == f"error: no SQLite database at '{tmp_path}/typo.db': check --dest (status never creates one)"
+    assert not (tmp_path / "typo.db").exists()
 
 
 def test_second_run_on_the_same_table_waits_then_says_why(src, pg):
@@ -141,3 +180,60 @@ def test_every_command_has_help_and_is_in_the_readme():
         assert f"data-processor {name}" in readme, name
         for option in command.params:
             assert not isinstance(option, click.Option) or option.help, (name, option.name)
+
+
+def test_file_names_cannot_forge_lines_or_drive_the_terminal(src, tmp_path):
+    """A name holding a newline or an ANSI escape is shown escaped in text; JSON keeps the real name."""
+    import json
+
+    write(src / "two\nlines.csv", "id\n1\n")
+    write(src / "\x1b[2Jred.csv", "id\n1\n")
+    write(src / "bad\rname.csv", "id\n1\n2,3\n")
+    dest = f"sqlite:///{tmp_path}/n.db"
+    result = cli("load", "--src", str(src), "--glob", "*.csv", "--dest", dest, "--table", "t", "--max-bad-rows", "0")
+    assert result.returncode == 1, result.stderr
+    shown = result.stdout + result.stderr
+    assert "\x1b" not in shown and "\r" not in shown
+    assert "loaded  two\\nlines.csv: 1 row in" in result.stderr and "loaded  \\x1b[2Jred.csv: 1 row" in result.stderr
+    assert "FAILED  bad\\rname.csv" in result.stdout
+    assert all(line.startswith(("loaded ", "FAILED ", "schema: ", "t: ", "rejected rows")) or not line
+               for line in shown.splitlines()), shown
+    status = cli("status", "--dest", dest, "--table", "t")
+    assert "two\\nlines.csv" in status.stdout and "\x1b" not in status.stdout
+    as_json = cli("--log-format", "json", "status", "--dest", dest, "--table", "t")
+    files = {json.loads(line)["file.path"] for line in as_json.stdout.splitlines()}
+    assert {"two\nlines.csv", "\x1b[2Jred.csv"} <= files
+
+
+def test_the_planning_scan_shows_progress_on_a_terminal(src, tmp_path):
+    """stderr on a terminal: a bar for the scan (files and bytes) before the load's bar."""
+    import os
+    import pty
+
+    from data_processor.output import size_text
+
+    for name in ("a", "b", "c"):
+        write(src / f"{name}.csv", "id,v\n" + "".join(f"{i},x\n" for i in range(1000)))
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "data_processor", "load", "--src", str(src), "--glob", "*.csv", "--dest",
+             f"sqlite:///{tmp_path}/p.db", "--table", "t"], stdout=subprocess.PIPE, stderr=follower, text=True,
+            timeout=120, env={**os.environ, "TERM": "xterm", "COLUMNS": "160"})
+        os.close(follower)
+        screen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the other end is closed and drained
+                break
+            if not chunk:
+                break
+            screen += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == 0, screen
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode())
+    total = size_text(sum(f.stat().st_size for f in src.iterdir()))
+    assert f"scanned 3 of 3 files ({total} of {total})" in text, text
+    assert "3 of 3 files done, 3,000 rows loaded" in text, text

@@ -14,9 +14,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PREFECT = [sys.executable, "-m", "prefect"]
 
 
-def prefect(*args: str, api: str) -> subprocess.CompletedProcess:
-    done = subprocess.run([*PREFECT, *args], cwd=ROOT, capture_output=True, text=True, timeout=180,
-                          env={**os.environ, "PREFECT_API_URL": api, "PREFECT_CLI_PROMPT": "false"})
+def prefect(*args: str, api: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``prefect ARGS`` as a user's shell runs it in ``cwd`` (by default the checkout; ``$PWD`` says where)."""
+    done = subprocess.run([*PREFECT, *args], cwd=cwd, capture_output=True, text=True, timeout=180,
+                          env={**os.environ, "PREFECT_API_URL": api, "PREFECT_CLI_PROMPT": "false",
+                               "PWD": str(cwd), **(env or {})})
     assert done.returncode == 0, f"prefect {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done
 
@@ -66,3 +68,45 @@ def test_the_kubernetes_pool_uses_the_repository_job_template(deployed):
     _, client = deployed
     pool = client.read_work_pool("data-processor-k8s")
     assert pool.base_job_template == json.loads((ROOT / "k8s" / "base-job-template.json").read_text())
+
+
+def test_the_local_deployment_points_at_the_checkout_it_was_deployed_from(deployed):
+    deployments, _ = deployed
+    (step,) = deployments["local"].pull_steps
+    assert step == {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}
+
+
+def test_the_local_deployment_runs_on_a_process_worker(deployed, prefect_api, tmp_path):
+    """The README's `prefect worker start` + `prefect deployment run`, on a machine that is not the image (the pull
+    step used to change into /opt/data-processor, so the run crashed); only certificates.csv lands (the glob)."""
+    from prefect.deployments import run_deployment
+
+    src = tmp_path / "epc"
+    (src / "a").mkdir(parents=True)
+    (src / "a" / "certificates.csv").write_text("LMK_KEY,UPRN\nk1,1\nk2,2\n")
+    (src / "a" / "recommendations.csv").write_text("LMK_KEY,TEXT\nk1,loft\n")
+    db = tmp_path / "local.db"
+    run = run_deployment("load-csv-folder/local", timeout=0, parameters={
+        "src": str(src), "glob": "**/certificates.csv", "table": "certificates"})
+    worker = prefect("worker", "start", "--pool", "data-processor-local", "--run-once", api=prefect_api,
+                     cwd=tmp_path, env={"DEST_SQL": f"sqlite:///{db}"})  # started outside the checkout
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(run.id).state
+    assert state.is_completed(), f"{state.message}\n{worker.stderr[-3000:]}"
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM certificates").fetchone() == (2,)
+
+
+def test_every_local_run_in_the_readme_names_its_files():
+    """An EPC folder holds two kinds of file: a run that keeps the default glob loads both into one table."""
+    readme = (ROOT / "README.md").read_text().replace("\\\n", " ")
+    runs = [line for line in readme.splitlines() if "prefect deployment run 'load-csv-folder/local'" in line]
+    assert runs
+    for line in runs:
+        assert "--param glob='**/certificates.csv'" in line and "--param table=certificates" in line, line
+    import yaml
+
+    (local,) = [d for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"] if d["name"] == "local"]
+    assert local["parameters"]["glob"] == f"**/{local['parameters']['table']}.csv"

@@ -18,6 +18,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     FlowRunFilter, FlowRunFilterParentFlowRunId, LogFilter, LogFilterFlowRunId, TaskRunFilter, TaskRunFilterName,
 )
+from prefect.logging.handlers import APILogHandler
 
 from conftest import write
 
@@ -63,6 +64,13 @@ def test_local_mode_loads_every_file_once_and_writes_the_artifact(prefect_api, p
             ("c/certificates.csv", "loaded", 50)]
         progress = [a for a in artifact if a.key == f"progress-{pg.table.replace('_', '-')}"]
         assert progress and float(progress[0].data) == 100.0
+        APILogHandler().flush()  # the run's log lines go to the API in batches
+        logs = [log.message for log in client.read_logs(log_filter=LogFilter(
+            flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id])))]
+    size = sum(f.stat().st_size for f in src.rglob("*.csv")) / 1000
+    assert f"scanning 3 files ({size:.1f} kB) to plan the load" in logs  # the planning scan is not silent
+    assert f"scanned 3 of 3 files ({size:.1f} kB of {size:.1f} kB)" in logs
+    assert any(m.startswith(f"{pg.table}: 3 files loaded, 0 skipped (unchanged), 0 failed;") for m in logs)
     again = run_parent(pg, src, workers=2)
     assert again.is_completed() and again.result()["files_skipped"] == 3 and pg.count() == expected
     with get_client(sync_client=True) as client:  # nothing to load is done, not stuck at 0 %
@@ -182,12 +190,16 @@ def test_a_completed_load_posts_its_summary_to_the_success_webhook(prefect_api, 
 
     url, inbox = webhook
     setup_alerts(AlertSettings(url, success_url=url))
+    again = setup_alerts(AlertSettings(url, success_url=url))
+    assert all(line.endswith("unchanged") for line in again), again
     expected = good_files(src, ["a", "b"])
     assert run_parent(pg, src).is_completed()
-    posts = wait_for(inbox, lambda m: m.get("subject") == f"Data Processor: {pg.table} loaded")
+    posts = wait_for(inbox, lambda m: m.get("table") == pg.table and "files_loaded" in m)
     assert posts, f"no summary within 30 s; received {inbox}"
-    summary = json.loads(posts[0]["text"])
-    assert (summary["table"], summary["files_loaded"], summary["rows_loaded"]) == (pg.table, 2, expected)
+    summary = posts[0]  # the body is the summary itself, an object: no JSON string to decode a second time
+    assert (summary["files_loaded"], summary["rows_loaded"], summary["exit_code"]) == (2, expected, 0)
+    assert isinstance(summary["files"], list) and isinstance(summary["failed"], list)
+    assert {f["key"] for f in summary["files"]} == {"a/certificates.csv", "b/certificates.csv"}
 
 
 def test_a_run_stuck_in_running_alerts(prefect_api, pg, src, webhook):
@@ -287,7 +299,7 @@ def test_the_flow_command_runs_the_flow_on_a_real_server(prefect_api, pg, src):
     assert not any("s3cret-pw" in log.message for log in logs)
     assert done.returncode == 1, done.stderr[-2000:]
     assert f"{pg.table}: 2 files loaded, 0 skipped (unchanged), 1 failed; {expected:,} rows loaded" in done.stdout
-    assert "FAILED  zz-bad/certificates.csv: 1 bad rows exceed --max-bad-rows 0" in done.stdout
+    assert "FAILED  zz-bad/certificates.csv: 1 bad row exceeds --max-bad-rows 0" in done.stdout
     assert pg.count() == expected
 
 
@@ -317,14 +329,53 @@ def test_a_missing_child_deployment_is_one_clear_error(prefect_api, pg, src):
 
 
 def test_the_flow_command_on_a_temporary_api(src, tmp_path):
-    """No server configured (a laptop, `make run`): Prefect's temporary API, and this run's threads as the cap."""
+    """No server configured (a laptop, `make run`, or the command typed outside make): Prefect's temporary API, this
+    run's threads as the cap, no telemetry errors (this network has no route out), and the summary said once."""
     good_files(src, ["a", "b"])
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    unset = {"PREFECT_API_URL", "PREFECT_SERVER_ANALYTICS_ENABLED", "DO_NOT_TRACK"}  # as in a fresh shell
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     done = subprocess.run(
         [sys.executable, "-m", "data_processor", "flow", "--src", str(src), "--dest", f"sqlite:///{tmp_path}/t.db",
          "--table", "t", "--workers", "2"], capture_output=True, text=True, timeout=180,
-        env={**env, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+        env={**env, "PREFECT_HOME": str(tmp_path / "prefect")},
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    everything = done.stdout + done.stderr
     assert "t: 2 files loaded, 0 skipped (unchanged), 0 failed; 100 rows loaded" in done.stdout
-    assert "temporary Prefect API: at most 1 files write at once" in done.stdout + done.stderr  # SQLite: one writer
+    assert everything.count("t: 2 files loaded") == 1 and everything.count("schema: created table t") == 1
+    assert "temporary Prefect API: at most one file writes at a time" in everything  # SQLite: one writer
+    assert "telemetry" not in everything.lower() and "Traceback" not in everything
+
+
+def setup_alerts_cli(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "data_processor", "setup-alerts", *args], capture_output=True,
+                          text=True, timeout=180, env=env)
+
+
+@pytest.mark.parametrize(("args", "option"), [
+    (["--webhook-url", "ftp://x"], "--webhook-url"),
+    (["--webhook-url", "http://alerts.example.com/hook/s3cret"], "--webhook-url"),
+    (["--webhook-url", "not a url"], "--webhook-url"),
+    (["--webhook-url", "https://hooks.slack.com/services/T/B/x", "--on-success-url", "ftp://y"], "--on-success-url"),
+])
+def test_setup_alerts_refuses_a_url_that_cannot_take_a_post(prefect_api, args, option):
+    from flows.alerts import BLOCK_NAME
+
+    with get_client(sync_client=True) as client:
+        before = [(b.id, b.updated) for b in client.read_block_documents() if b.name == BLOCK_NAME]
+    done = setup_alerts_cli(*args, env={**os.environ, "PREFECT_API_URL": prefect_api})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().count("\n") == 0 and option in done.stderr and "https://" in done.stderr, done.stderr
+    assert "s3cret" not in done.stderr and "updated" not in done.stdout + done.stderr
+    with get_client(sync_client=True) as client:
+        assert [(b.id, b.updated) for b in client.read_block_documents() if b.name == BLOCK_NAME] == before
+
+
+def test_setup_alerts_without_a_server_says_to_set_one(tmp_path):
+    """Prefect's temporary API would take the alerts and vanish with this process: refuse, naming the setting."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    done = setup_alerts_cli("--webhook-url", "https://hooks.slack.com/services/T/B/x",
+                            env={**env, "PREFECT_HOME": str(tmp_path / "prefect")})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().count("\n") == 0 and "PREFECT_API_URL" in done.stderr, done.stderr
+    assert "created" not in done.stdout

@@ -265,7 +265,7 @@ def test_a_file_gone_from_the_folder_keeps_its_rows_unless_pruned(db, src):
     assert db.load(src).rows_loaded == 3
     (src / "old" / "certificates.csv").unlink()
     kept = db.load(src)
-    assert db.count() == 3 and any("1 files loaded earlier are not matched now" in p.reason for p in kept.problems)
+    assert db.count() == 3 and any("1 file loaded earlier is not matched now" in p.reason for p in kept.problems)
     pruned = db.load(src, prune=True)
     assert [p.key for p in pruned.problems] == ["old/certificates.csv"] and "2 rows deleted" in pruned.problems[0].reason
     assert db.rows(f"SELECT id FROM {db.q(db.table)}") == [(3,)]

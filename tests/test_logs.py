@@ -264,7 +264,8 @@ def test_cli_json_load_every_line_is_an_object(src, tmp_path):
                 "--table", "t")
     (summary,) = [r for r in json_lines(again.stdout) if r["event.action"] == "load.summary"]
     assert summary["files_skipped"] == 2 and summary["failed"] == [] and again.returncode == 0
-    assert len(json_lines(again.stderr)) == 2
+    assert [r["event.action"] for r in json_lines(again.stderr)] == ["scan.start", "scan.file", "scan.file",
+                                                                     "load.file", "load.file"]
 
     status = cli("status", "--dest", dest, "--table", "t", env={"DATA_PROCESSOR_LOG_FORMAT": "json"})
     rows = json_lines(status.stdout)
@@ -315,4 +316,35 @@ def test_cli_text_mode_is_not_json(src, tmp_path):
     result = cli("load", "--src", str(src), "--glob", "*.csv", "--dest", f"sqlite:///{tmp_path}/t.db", "--table", "t")
     assert result.returncode == 0
     assert result.stdout.startswith("schema: created table t") and "{" not in result.stdout + result.stderr
-    assert result.stderr.startswith("loaded  a.csv: 1 rows in ")
+    assert result.stderr.startswith("loaded  a.csv: 1 row in ")
+
+
+def test_cli_json_shows_the_planning_scan_file_by_file(src, tmp_path):
+    """The scan reads every new or changed file before anything loads: each one read is a line, with the totals."""
+    sizes = {}
+    for name, rows in (("a.csv", 10), ("b.csv", 300), ("c.csv", 0)):
+        sizes[name] = write(src / name, "id\n" + "".join(f"{i}\n" for i in range(rows))).stat().st_size
+    result = cli("--log-format", "json", "plan", "--src", str(src), "--glob", "*.csv",
+                 "--dest", f"sqlite:///{tmp_path}/s.db", "--table", "t")
+    assert result.returncode == 0, result.stderr
+    scan = json_lines(result.stderr)
+    start, *files = scan
+    total = sum(sizes.values())  # 1,184 bytes
+    assert start["event.action"] == "scan.start"
+    assert start["message"] == f"scanning 3 files ({total / 1000:.1f} kB) to plan the load"
+    assert (start["files_total"], start["bytes_total"]) == (3, sum(sizes.values()))
+    assert [r["event.action"] for r in files] == ["scan.file"] * 3
+    assert [r["files_scanned"] for r in files] == [1, 2, 3] and {r["file.path"] for r in files} == set(sizes)
+    assert files[-1]["bytes_scanned"] == sum(sizes.values()) and files[-1]["message"].startswith("scanned 3 of 3 files")
+
+
+@pytest.mark.parametrize("where", ["before", "after", "equals", "last"])
+def test_log_format_is_taken_anywhere_on_the_line(src, tmp_path, where):
+    write(src / "a.csv", "id\n1\n")
+    load = ["load", "--src", str(src), "--glob", "*.csv", "--dest", f"sqlite:///{tmp_path}/a.db", "--table", "t"]
+    args = {"before": ["--log-format", "json", *load], "after": ["load", "--log-format", "json", *load[1:]],
+            "equals": [*load[:3], "--log-format=json", *load[3:]], "last": [*load, "--log-format", "json"]}[where]
+    result = cli(*args)
+    assert result.returncode == 0, result.stderr
+    (summary,) = [r for r in json_lines(result.stdout) if r["event.action"] == "load.summary"]
+    assert summary["files_loaded"] == 1 and json_lines(result.stderr)
