@@ -2,7 +2,8 @@
 
 The Job is rendered by prefect-kubernetes itself, as the worker does: `KubernetesWorkerJobConfiguration
 .from_template_and_values(k8s/base-job-template.json, <job_variables of a prefect.yaml deployment>)`, then
-`.prepare_for_flow_run(<a FlowRun>)`. Every manifest is validated against the Kubernetes OpenAPI schemas of each
+`.prepare_for_flow_run(<a FlowRun>)`; the same for the object-storage variant (k8s/base-job-template-object-storage
+.json, derived from the first by k8s/derive_object_storage_template.py). Every manifest is validated against the Kubernetes OpenAPI schemas of each
 version in KUBERNETES_VERSIONS (kubernetes-validate, strict: an unknown or misplaced field fails).
 
 tests/test_helm.py imports the helpers marked "shared" below.
@@ -13,8 +14,12 @@ from __future__ import annotations
 import asyncio
 import copy
 import fnmatch
+import importlib.util
 import json
+import os
 import re
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect_kubernetes.worker import KubernetesWorker, KubernetesWorkerJobConfiguration
@@ -30,12 +36,16 @@ from prefect_kubernetes.worker import KubernetesWorker, KubernetesWorkerJobConfi
 REPO = Path(__file__).resolve().parents[1]
 K8S = REPO / "k8s"
 BASE_JOB_TEMPLATE = K8S / "base-job-template.json"
+OBJECT_STORAGE_JOB_TEMPLATE = K8S / "base-job-template-object-storage.json"
+"""The variant without the data volume: the pods read s3:// (gs://, az://) URLs directly (shared)."""
 
 KUBERNETES_VERSIONS = ("1.30", "1.33", "1.37")
 """Kubernetes versions we claim to support (shared): the chart's minimum (Chart.yaml kubeVersion), one in between,
 and the newest kubernetes-validate ships schemas for."""
 
 WORK_POOL = "data-processor-k8s"
+OBJECT_STORAGE_WORK_POOL = "data-processor-k8s-s3"
+"""The work pool created with the object-storage template (shared)."""
 FILE_DEPLOYMENT = "k8s"
 """The per-file child deployment in prefect.yaml: one flow run, one Job, one pod per file."""
 
@@ -99,9 +109,9 @@ def prefect_yaml() -> dict:
     return yaml.safe_load((REPO / "prefect.yaml").read_text())
 
 
-def k8s_deployments() -> dict[str, dict]:
-    """prefect.yaml deployments on the Kubernetes work pool, by name (shared)."""
-    return {d["name"]: d for d in prefect_yaml()["deployments"] if d["work_pool"]["name"] == WORK_POOL}
+def k8s_deployments(pool: str = WORK_POOL) -> dict[str, dict]:
+    """prefect.yaml deployments on a Kubernetes work pool (the data-volume one unless told), by name (shared)."""
+    return {d["name"]: d for d in prefect_yaml()["deployments"] if d.get("work_pool", {}).get("name") == pool}
 
 
 class NoPrefectApi:
@@ -142,9 +152,24 @@ def container(job: dict, name: str = "prefect-job") -> dict:
 
 # --- fixtures ---------------------------------------------------------------------------------------------------------
 
+POOL_TEMPLATES = {WORK_POOL: BASE_JOB_TEMPLATE, OBJECT_STORAGE_WORK_POOL: OBJECT_STORAGE_JOB_TEMPLATE}
+"""Each Kubernetes work pool and the base job template it is created with."""
+
+
+def pool_deployments() -> list[tuple[str, str]]:
+    """(pool, deployment name) of every prefect.yaml deployment on a Kubernetes work pool."""
+    return [(pool, name) for pool in POOL_TEMPLATES for name in sorted(k8s_deployments(pool))]
+
+
 @pytest.fixture(scope="module")
 def template() -> dict:
     return json.loads(BASE_JOB_TEMPLATE.read_text())
+
+
+@pytest.fixture(scope="module", params=sorted(POOL_TEMPLATES))
+def any_template(request) -> dict:
+    """Each of the base job templates in k8s/."""
+    return json.loads(POOL_TEMPLATES[request.param].read_text())
 
 
 @pytest.fixture(scope="module")
@@ -165,20 +190,26 @@ def file_job(template, file_job_variables, flow_run) -> dict:
 # --- the base job template --------------------------------------------------------------------------------------------
 
 class TestBaseJobTemplate:
-    def test_keeps_the_worker_default_shape(self, template):
+    def test_keeps_the_worker_default_shape(self, any_template):
         default = KubernetesWorker.get_default_base_job_template()
-        assert set(template["job_configuration"]) == set(default["job_configuration"])
-        assert set(default["variables"]["properties"]) <= set(template["variables"]["properties"])
-        containers = template["job_configuration"]["job_manifest"]["spec"]["template"]["spec"]["containers"]
+        assert set(any_template["job_configuration"]) == set(default["job_configuration"])
+        assert set(default["variables"]["properties"]) <= set(any_template["variables"]["properties"])
+        containers = any_template["job_configuration"]["job_manifest"]["spec"]["template"]["spec"]["containers"]
         assert [c["name"] for c in containers] == ["prefect-job"]
 
-    def test_every_placeholder_is_a_variable(self, template):
-        placeholders = set(re.findall(r"\{\{\s*([\w.]+)\s*\}\}", json.dumps(template["job_configuration"])))
-        assert placeholders <= set(template["variables"]["properties"])
+    def test_every_placeholder_is_a_variable(self, any_template):
+        placeholders = set(re.findall(r"\{\{\s*([\w.]+)\s*\}\}", json.dumps(any_template["job_configuration"])))
+        assert placeholders <= set(any_template["variables"]["properties"])
 
-    def test_every_variable_has_a_description(self, template):
-        for name, schema in template["variables"]["properties"].items():
+    def test_every_variable_has_a_description(self, any_template):
+        for name, schema in any_template["variables"]["properties"].items():
             assert schema.get("description"), name
+
+    def test_variable_defaults_match_their_schema(self, any_template):
+        """What `prefect work-pool create` would store as the defaults must be valid job variables."""
+        properties = any_template["variables"]["properties"]
+        defaults = {name: schema["default"] for name, schema in properties.items() if "default" in schema}
+        jsonschema.validate(defaults, any_template["variables"])
 
     @pytest.mark.parametrize("name, default", [
         ("db_secret_name", "data-processor-db"), ("data_pvc_claim_name", "data-processor-data"),
@@ -192,12 +223,21 @@ class TestBaseJobTemplate:
                      "finished_job_ttl"):
             assert template["variables"]["properties"][name]["default"] is not None, name
 
-    @pytest.mark.parametrize("deployment", sorted(k8s_deployments()))
-    def test_prefect_yaml_job_variables_are_template_variables(self, template, deployment):
+    @pytest.mark.parametrize("pool, deployment", pool_deployments())
+    def test_prefect_yaml_job_variables_are_template_variables(self, pool, deployment):
         """Prefect ignores a job variable the template does not declare; a typo would silently do nothing."""
-        job_variables = k8s_deployments()[deployment]["work_pool"]["job_variables"]
-        assert set(job_variables) <= set(template["variables"]["properties"])
-        jsonschema.validate(job_variables, template["variables"])  # what the server checks on `prefect deploy`
+        pool_template = json.loads(POOL_TEMPLATES[pool].read_text())
+        job_variables = k8s_deployments(pool)[deployment]["work_pool"].get("job_variables", {})
+        assert set(job_variables) <= set(pool_template["variables"]["properties"])
+        jsonschema.validate(job_variables, pool_template["variables"])  # what the server checks on `prefect deploy`
+
+    @pytest.mark.parametrize("pool, deployment", pool_deployments())
+    def test_a_parent_fans_out_to_a_child_on_its_own_pool(self, pool, deployment):
+        """A parent reading s3:// URLs whose children mount a volume (or the reverse) would find no files."""
+        child = k8s_deployments(pool)[deployment].get("parameters", {}).get("child_deployment")
+        if child is None:
+            pytest.skip("not a parent")
+        assert child.split("/")[-1] in k8s_deployments(pool), f"{child} is not on work pool {pool}"
 
 
 # --- the Job of a per-file flow run -----------------------------------------------------------------------------------
@@ -266,6 +306,137 @@ class TestFlowRunJob:
         assert env["PREFECT_FLOW_RUN_EXECUTE_SIGTERM_BEHAVIOR"] == "reschedule"
 
 
+# --- the object-storage variant: no data volume --------------------------------------------------------------------
+
+def load_derivation():
+    """k8s/derive_object_storage_template.py as a module (it is a script, not part of a package)."""
+    spec = importlib.util.spec_from_file_location("derive_object_storage_template",
+                                                  K8S / "derive_object_storage_template.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def object_storage_template() -> dict:
+    return json.loads(OBJECT_STORAGE_JOB_TEMPLATE.read_text())
+
+
+@pytest.fixture(scope="module")
+def object_storage_job(object_storage_template, file_job_variables, flow_run) -> dict:
+    """The per-file Job on the object-storage pool, with the job variables prefect.yaml gives the per-file child."""
+    return render_flow_run_job(object_storage_template, file_job_variables, flow_run)
+
+
+WORKLOAD_IDENTITY = {"service_account_name": "data-processor-flow-runs", "automount_service_account_token": True,
+                     "labels": {"azure.workload.identity/use": "true"}}
+"""Job variables of a workload-identity setup: the annotated ServiceAccount, its token, Azure's pod label."""
+
+
+class TestObjectStorageTemplate:
+    def test_is_the_base_template_derived(self, template):
+        """The file is what the script writes from k8s/base-job-template.json: change that one, then rerun it."""
+        derivation = load_derivation()
+        assert OBJECT_STORAGE_JOB_TEMPLATE.read_text() == derivation.render(derivation.derive(template)), \
+            "k8s/base-job-template-object-storage.json is out of date: run python k8s/derive_object_storage_template.py"
+        assert derivation.main(["--check"]) == 0
+
+    def test_differs_from_the_base_only_in_data_access(self, template, object_storage_template):
+        """Same security posture, resources and limits: only the data volume, the storage Secret and the token
+        mount differ."""
+        base, variant = template["variables"]["properties"], object_storage_template["variables"]["properties"]
+        assert set(base) - set(variant) == {"data_pvc_claim_name", "data_mount_path"}
+        assert set(variant) - set(base) == {"storage_secret_name", "automount_service_account_token"}
+        for name in set(base) & set(variant) - {"service_account_name"}:
+            assert variant[name] == base[name], name
+        assert variant["storage_secret_name"]["default"] == "data-processor-storage"
+        assert variant["automount_service_account_token"]["default"] is False
+
+    @pytest.mark.parametrize("deployment", sorted(k8s_deployments()))
+    def test_takes_the_job_variables_of_the_volume_pool(self, object_storage_template, deployment):
+        """Deployments can move between the pools with the same job variables (image, resources, limits)."""
+        job_variables = k8s_deployments()[deployment]["work_pool"]["job_variables"]
+        jsonschema.validate(job_variables, object_storage_template["variables"])
+
+    def test_the_prefect_server_accepts_it(self, prefect_api, object_storage_template):
+        """`prefect work-pool create --base-job-template` with the file as it is, against a real server."""
+        done = subprocess.run(
+            [sys.executable, "-m", "prefect", "work-pool", "create", OBJECT_STORAGE_WORK_POOL, "--type", "kubernetes",
+             "--base-job-template", str(OBJECT_STORAGE_JOB_TEMPLATE), "--overwrite"],
+            capture_output=True, text=True, timeout=180, cwd=REPO,
+            env={**os.environ, "PREFECT_API_URL": prefect_api, "PREFECT_CLI_PROMPT": "false"})
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        with get_client(sync_client=True) as client:
+            assert client.read_work_pool(OBJECT_STORAGE_WORK_POOL).base_job_template == object_storage_template
+
+
+def object_storage_job_variables(which: str, file_job_variables: dict) -> dict:
+    """Job variables by case: the per-file child's, the same with workload identity, or a prefect.yaml deployment's
+    on the object-storage pool."""
+    if which == "file":
+        return file_job_variables
+    if which == "identity":
+        return {**file_job_variables, **WORKLOAD_IDENTITY}
+    return k8s_deployments(OBJECT_STORAGE_WORK_POOL)[which]["work_pool"].get("job_variables", {})
+
+
+class TestObjectStorageJob:
+    @pytest.mark.parametrize("which", ["file", "identity", *sorted(k8s_deployments(OBJECT_STORAGE_WORK_POOL))])
+    def test_is_valid_kubernetes(self, object_storage_template, file_job_variables, which):
+        job = render_flow_run_job(object_storage_template, object_storage_job_variables(which, file_job_variables))
+        assert validation_errors(without_prefect_pod_fields(job)) == []
+        assert restricted_violations(job["spec"]["template"]["spec"]) == []
+
+    def test_mounts_no_data_volume(self, object_storage_job):
+        pod_spec = object_storage_job["spec"]["template"]["spec"]
+        assert pod_spec["volumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]
+        assert container(object_storage_job)["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+        assert "persistentVolumeClaim" not in json.dumps(object_storage_job)
+
+    def test_credentials_come_from_secrets_only(self, object_storage_job):
+        """DEST_SQL from the database Secret, the object store's keys from the storage Secret (optional, so a
+        workload-identity setup may leave it out); neither is written into the Job."""
+        job_container = container(object_storage_job)
+        assert job_container["envFrom"] == [
+            {"secretRef": {"name": "data-processor-db"}},
+            {"secretRef": {"name": "data-processor-storage", "optional": True}},
+        ]
+        rendered = json.dumps(object_storage_job)
+        for key in ("DEST_SQL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            assert key not in rendered
+
+    def test_storage_secret_is_a_job_variable(self, object_storage_template, file_job_variables):
+        job = render_flow_run_job(object_storage_template, {**file_job_variables, "storage_secret_name": "epc-s3"})
+        assert container(job)["envFrom"][1] == {"secretRef": {"name": "epc-s3", "optional": True}}
+
+    def test_is_locked_down_like_the_volume_job(self, object_storage_job, file_job):
+        pod_spec, volume_pod_spec = (job["spec"]["template"]["spec"] for job in (object_storage_job, file_job))
+        assert restricted_violations(pod_spec) == []
+        assert pod_spec["securityContext"] == volume_pod_spec["securityContext"]
+        assert container(object_storage_job)["securityContext"] == container(file_job)["securityContext"]
+        assert pod_spec["automountServiceAccountToken"] is False
+        assert "serviceAccountName" not in pod_spec  # the namespace's default, unless workload identity names one
+        env = {e["name"]: e.get("value") for e in container(object_storage_job)["env"]}
+        assert env["HOME"] == "/tmp" and env["PREFECT_HOME"].startswith("/tmp/")
+        assert env["PREFECT_FLOW_RUN_EXECUTE_SIGTERM_BEHAVIOR"] == "reschedule"
+
+    def test_workload_identity_names_the_service_account(self, object_storage_template, file_job_variables):
+        job = render_flow_run_job(object_storage_template, {**file_job_variables, **WORKLOAD_IDENTITY})
+        pod = job["spec"]["template"]
+        assert pod["spec"]["serviceAccountName"] == "data-processor-flow-runs"
+        assert pod["spec"]["automountServiceAccountToken"] is True
+        assert pod["metadata"]["labels"]["azure.workload.identity/use"] == "true"
+        assert "prefect.io/flow-run-id" in pod["metadata"]["labels"]  # the NetworkPolicy still selects it
+
+    @pytest.mark.parametrize("deployment", sorted(k8s_deployments(OBJECT_STORAGE_WORK_POOL)))
+    def test_sources_are_urls_not_paths(self, deployment):
+        """A pod on this pool has no /data: a src (or a download target) must be an object-store URL."""
+        parameters = k8s_deployments(OBJECT_STORAGE_WORK_POOL)[deployment].get("parameters", {})
+        for key in ("src", "to"):
+            if key in parameters:
+                assert re.match(r"^[a-z][a-z0-9+.-]*://", parameters[key]), f"{key}: {parameters[key]}"
+
+
 # --- plain manifests --------------------------------------------------------------------------------------------------
 
 MANIFEST_FILES = sorted(K8S.glob("*.yaml"))
@@ -307,8 +478,17 @@ def test_secret_example_holds_placeholders_only(template):
     assert set(secret["stringData"]) == {"DEST_SQL"}
     for manifest in load_manifests((K8S / "secret.example.yaml").read_text()):
         for key, value in manifest["stringData"].items():
-            if key in {"DEST_SQL", "auth-string", "username", "password", "ca.crt"}:
+            if key in {"DEST_SQL", "auth-string", "username", "password", "ca.crt", "AWS_ACCESS_KEY_ID",
+                       "AWS_SECRET_ACCESS_KEY"}:
                 assert "CHANGE_ME" in value, f"{manifest['metadata']['name']}.{key} is not a placeholder"
+
+
+def test_secret_example_has_the_storage_secret_the_object_storage_jobs_read(object_storage_template):
+    variables = object_storage_template["variables"]["properties"]
+    secret = find("Secret", variables["storage_secret_name"]["default"])
+    assert secret["metadata"]["namespace"] == variables["namespace"]["default"]
+    assert set(secret["stringData"]) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
+                                         "AWS_ENDPOINT_URL"}
 
 
 # --- log shipping (Fluent Bit) ----------------------------------------------------------------------------------------
