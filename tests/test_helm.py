@@ -1,7 +1,8 @@
 """The Helm chart helm/data-processor, linted and rendered offline by the real Helm v4 engine (helm-python-sdk).
 
-Each case renders the chart with one set of values (the defaults, ci/production-values.yaml); every object it
-renders must be valid Kubernetes for each supported version (strict), namespaced, and least-privilege.
+Each case renders the chart with one set of values (the defaults, ci/production-values.yaml, the object-storage
+data source with a Secret, ci/object-storage-values.yaml with workload identity); every object it renders must be
+valid Kubernetes for each supported version (strict), namespaced, and least-privilege.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import helm_python as helm
 import pytest
 import yaml
 
-from test_k8s import (BASE_JOB_TEMPLATE, KUBERNETES_VERSIONS, k8s_deployments, load_manifests,
-                      render_flow_run_job, restricted_violations, validation_errors, without_prefect_pod_fields)
+from test_k8s import (BASE_JOB_TEMPLATE, KUBERNETES_VERSIONS, OBJECT_STORAGE_JOB_TEMPLATE, OBJECT_STORAGE_WORK_POOL,
+                      WORK_POOL, k8s_deployments, load_manifests, render_flow_run_job, restricted_violations,
+                      validation_errors, without_prefect_pod_fields)
 
 REPO = Path(__file__).resolve().parents[1]
 CHART = REPO / "helm" / "data-processor"
@@ -26,6 +28,12 @@ CASES = {
     # name: (values, release namespace)
     "defaults": ({}, "data-processor"),
     "production": (yaml.safe_load((CHART / "ci" / "production-values.yaml").read_text()), "prefect-workers"),
+    # object storage with keys from the storage Secret, an S3-compatible store on 9000 besides HTTPS
+    "object-storage": ({"data": {"source": "objectStorage"}, "workPool": {"name": OBJECT_STORAGE_WORK_POOL},
+                        "networkPolicy": {"objectStorage": {"ports": [443, 9000]}}}, "data-processor"),
+    # object storage with workload identity (IRSA): the chart creates the flow-run pods' annotated ServiceAccount
+    "workload-identity": (yaml.safe_load((CHART / "ci" / "object-storage-values.yaml").read_text()),
+                          "prefect-workers"),
 }
 
 WORKER_RULES = {
@@ -73,6 +81,23 @@ def jobs_namespace(case: str) -> str:
     return values.get("jobs", {}).get("namespace") or namespace
 
 
+def reads_object_storage(values: dict) -> bool:
+    return values.get("data", {}).get("source") == "objectStorage"
+
+
+def repository_template(values: dict) -> dict:
+    """The k8s/ base job template the chart must ship for these values' data source."""
+    path = OBJECT_STORAGE_JOB_TEMPLATE if reads_object_storage(values) else BASE_JOB_TEMPLATE
+    return json.loads(path.read_text())
+
+
+def worker_account(objects: list[dict]) -> dict:
+    """The worker's ServiceAccount (object-storage setups may add the flow-run pods' own)."""
+    name = worker_pod(objects)["serviceAccountName"]
+    (account,) = [o for o in objects if o["kind"] == "ServiceAccount" and o["metadata"]["name"] == name]
+    return account
+
+
 @pytest.fixture(scope="module", params=sorted(CASES))
 def case(request, chart):
     values, namespace = CASES[request.param]
@@ -118,7 +143,7 @@ def test_role_grants_exactly_what_the_worker_needs(case):
 
 def test_role_is_bound_to_the_worker_service_account(case):
     name, _, namespace, objects = case
-    binding, account = one(objects, "RoleBinding"), one(objects, "ServiceAccount")
+    binding, account = one(objects, "RoleBinding"), worker_account(objects)
     assert binding["metadata"]["namespace"] == jobs_namespace(name)
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
                                   "name": one(objects, "Role")["metadata"]["name"]}
@@ -149,7 +174,8 @@ def test_worker_starts_a_kubernetes_worker_on_the_pool(case):
     args = next(c for c in worker_pod(objects)["containers"] if c["name"] == "prefect-worker")["args"]
     assert args[:3] == ["prefect", "worker", "start"]
     assert option(args, "--type") == "kubernetes"
-    assert option(args, "--pool") == "data-processor-k8s" == k8s_deployments()["k8s"]["work_pool"]["name"]
+    pool = OBJECT_STORAGE_WORK_POOL if reads_object_storage(values) else WORK_POOL
+    assert option(args, "--pool") == pool
     assert option(args, "--install-policy") == "never"  # the image holds prefect-kubernetes; nothing installs
     assert "--with-healthcheck" in args
     queues = [args[i + 1] for i, arg in enumerate(args) if arg == "--work-queue"]
@@ -207,14 +233,15 @@ def test_checksum_annotation_follows_the_config(chart):
 
 # --- the base job template the chart installs -------------------------------------------------------------------------
 
-def test_chart_ships_the_repository_base_job_template():
-    assert (CHART / "files" / "base-job-template.json").read_bytes() == BASE_JOB_TEMPLATE.read_bytes()
+@pytest.mark.parametrize("repository_file", [BASE_JOB_TEMPLATE, OBJECT_STORAGE_JOB_TEMPLATE], ids=lambda p: p.name)
+def test_chart_ships_the_repository_base_job_templates(repository_file):
+    assert (CHART / "files" / repository_file.name).read_bytes() == repository_file.read_bytes()
 
 
 def test_work_pool_template_differs_only_in_defaults_from_values(case):
     name, values, _, objects = case
     installed = json.loads(one(objects, "ConfigMap")["data"]["base-job-template.json"])
-    original = json.loads(BASE_JOB_TEMPLATE.read_text())
+    original = repository_template(values)
     assert installed["job_configuration"] == original["job_configuration"]
     changed = {}
     for variable, schema in original["variables"]["properties"].items():
@@ -229,6 +256,11 @@ def test_work_pool_template_differs_only_in_defaults_from_values(case):
             "data_pvc_claim_name": "epc-data",
         },
         "defaults": {},
+        "object-storage": {},
+        "workload-identity": {
+            "image": "registry.internal.example/analytics/data-processor:0.1.0",
+            "service_account_name": "dp-data-processor-flow-runs",
+        },
     }[name]
     assert changed == expected
 
@@ -245,6 +277,61 @@ def test_work_pool_template_renders_a_valid_job(case):
     assert bare["metadata"]["namespace"] == jobs_namespace(name)
 
 
+def test_flow_runs_read_the_data_source_the_values_choose(case):
+    """volume: the claim, mounted read-only. objectStorage: no volume, the storage Secret next to the database's,
+    and the workload-identity ServiceAccount when the chart creates one."""
+    _, values, _, objects = case
+    installed = json.loads(one(objects, "ConfigMap")["data"]["base-job-template.json"])
+    job = render_flow_run_job(installed, k8s_deployments()["k8s"]["work_pool"]["job_variables"])
+    pod_spec = job["spec"]["template"]["spec"]
+    (job_container,) = pod_spec["containers"]
+    database = {"secretRef": {"name": values.get("database", {}).get("existingSecret", "data-processor-db")}}
+    claims = [v["persistentVolumeClaim"]["claimName"] for v in pod_spec["volumes"] if "persistentVolumeClaim" in v]
+    assert restricted_violations(pod_spec) == []
+    if not reads_object_storage(values):
+        assert claims == [values.get("persistence", {}).get("claimName", "data-processor-data")]
+        assert job_container["envFrom"] == [database]
+        return
+    assert claims == [] and [m["mountPath"] for m in job_container["volumeMounts"]] == ["/tmp"]
+    storage = values.get("objectStorage", {}).get("existingSecret", "data-processor-storage")
+    assert job_container["envFrom"] == [database, {"secretRef": {"name": storage, "optional": True}}]
+    assert pod_spec["automountServiceAccountToken"] is False
+    accounts = [o for o in objects if o["kind"] == "ServiceAccount" and o is not worker_account(objects)]
+    if values.get("objectStorage", {}).get("serviceAccount", {}).get("create"):
+        (account,) = accounts
+        assert pod_spec["serviceAccountName"] == account["metadata"]["name"]
+        assert account["metadata"]["annotations"] == values["objectStorage"]["serviceAccount"]["annotations"]
+        assert account["automountServiceAccountToken"] is False
+        assert account["imagePullSecrets"] == [{"name": s} for s in values["image"]["pullSecrets"]]
+    else:
+        assert accounts == [] and "serviceAccountName" not in pod_spec
+
+
+def test_flow_runs_service_account_lives_with_the_jobs_and_is_bound_to_nothing(chart):
+    values, namespace = CASES["workload-identity"]
+    objects = render(chart, values, namespace)
+    account = next(o for o in objects if o["_template"].endswith("flow-run-serviceaccount.yaml"))
+    assert account["metadata"]["namespace"] == jobs_namespace("workload-identity") != namespace
+    subjects = [s["name"] for o in objects if o["kind"] == "RoleBinding" for s in o["subjects"]]
+    assert account["metadata"]["name"] not in subjects  # the flow runs never call the Kubernetes API
+
+
+@pytest.mark.parametrize("values, expected", [
+    ({"objectStorage": {"serviceAccount": {"name": "epc-reader"}}}, "epc-reader"),  # an existing one
+    ({"objectStorage": {"serviceAccount": {"create": True, "name": "epc-reader"}}}, "epc-reader"),
+    ({"objectStorage": {"serviceAccount": {"automountToken": True}}}, None),
+])
+def test_flow_runs_service_account_values(chart, values, expected):
+    objects = render(chart, {**values, "data": {"source": "objectStorage"}}, "data-processor")
+    installed = json.loads(one(objects, "ConfigMap")["data"]["base-job-template.json"])
+    pod_spec = render_flow_run_job(installed, {})["spec"]["template"]["spec"]
+    assert pod_spec.get("serviceAccountName") == expected
+    automount = values["objectStorage"]["serviceAccount"].get("automountToken", False)
+    assert pod_spec["automountServiceAccountToken"] is automount
+    created = [o for o in objects if o["_template"].endswith("flow-run-serviceaccount.yaml")]
+    assert len(created) == int(values["objectStorage"]["serviceAccount"].get("create", False))
+
+
 # --- network policies -------------------------------------------------------------------------------------------------
 
 def egress_ports(policy: dict) -> set[tuple[str, int]]:
@@ -259,7 +346,9 @@ def test_network_policies_deny_ingress_and_open_only_needed_egress(case):
     for policy in (worker, flow_runs):
         assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"] and policy["spec"]["ingress"] == []
     assert egress_ports(worker) == dns | {("TCP", api_port), ("TCP", 443), ("TCP", 6443)}
-    assert egress_ports(flow_runs) == dns | {("TCP", api_port), ("TCP", 5432)}
+    object_storage = {("TCP", port) for port in values.get("networkPolicy", {}).get("objectStorage", {}).get(
+        "ports", [443])} if reads_object_storage(values) else set()
+    assert egress_ports(flow_runs) == dns | {("TCP", api_port), ("TCP", 5432)} | object_storage
     assert flow_runs["metadata"]["namespace"] == jobs_namespace(name)
 
 
@@ -280,7 +369,7 @@ def test_flow_run_policy_selects_the_jobs_pods_not_the_worker(case):
 def test_pvc_only_when_asked_and_kept_on_uninstall(case):
     name, values, _, objects = case
     claims = [o for o in objects if o["kind"] == "PersistentVolumeClaim"]
-    if not values.get("persistence", {}).get("create"):
+    if not values.get("persistence", {}).get("create") or reads_object_storage(values):
         assert claims == []
         return
     (claim,) = claims
@@ -304,6 +393,8 @@ def test_required_values_name_their_key(chart, values, key):
     ({"image": {"pullPolicy": "Sometimes"}}, "pullPolicy"),
     ({"database": {"concurrencyLimit": 0}}, "concurrencyLimit"),
     ({"persistence": {"mountPath": "data"}}, "mountPath"),
+    ({"data": {"source": "s3"}}, "source"),
+    ({"objectStorage": {"existingSecret": ""}}, "existingSecret"),
 ])
 def test_schema_rejects_mistakes(chart, values, complaint):
     with pytest.raises(helm.HelmValuesError, match=complaint):

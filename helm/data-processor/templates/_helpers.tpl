@@ -93,14 +93,45 @@ app.kubernetes.io/part-of: data-processor
 {{- end }}
 
 {{/*
+  dataProcessor.objectStorage:
+    True (non-empty) when the flow-run pods read the files from object storage instead of the data volume.
+*/}}
+{{- define "dataProcessor.objectStorage" -}}
+{{- if eq .Values.data.source "objectStorage" }}true{{ end }}
+{{- end }}
+
+{{/*
+  dataProcessor.jobsServiceAccountName:
+    The flow-run pods' ServiceAccount in object-storage mode (workload identity): the created one, an existing one
+    named by objectStorage.serviceAccount.name, or empty for the namespace's default.
+*/}}
+{{- define "dataProcessor.jobsServiceAccountName" -}}
+{{- if .Values.objectStorage.serviceAccount.create }}
+{{- default (printf "%s-flow-runs" (include "dataProcessor.fullname" .)) .Values.objectStorage.serviceAccount.name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- .Values.objectStorage.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+  dataProcessor.baseJobTemplateFile:
+    The base job template the chart ships for data.source: files/base-job-template.json (the data volume) or
+    files/base-job-template-object-storage.json (no volume; copies of the files of the same names in k8s/).
+*/}}
+{{- define "dataProcessor.baseJobTemplateFile" -}}
+{{- if include "dataProcessor.objectStorage" . }}files/base-job-template-object-storage.json{{ else }}files/base-job-template.json{{ end }}
+{{- end }}
+
+{{/*
   dataProcessor.baseJobTemplate:
-    files/base-job-template.json (a copy of k8s/base-job-template.json) with the defaults of its variables taken
-    from the values, so the work pool's Jobs follow the chart. Only `default`s change; the Job manifest does not.
+    The base job template of data.source with the defaults of its variables taken from the values, so the work
+    pool's Jobs follow the chart. Only `default`s change; the Job manifest does not.
 */}}
 {{- define "dataProcessor.baseJobTemplate" -}}
-{{- $template := .Files.Get "files/base-job-template.json" | fromJson }}
+{{- $file := include "dataProcessor.baseJobTemplateFile" . }}
+{{- $template := .Files.Get $file | fromJson }}
 {{- if not (and (hasKey $template "job_configuration") (hasKey $template "variables")) }}
-{{- fail "files/base-job-template.json is missing or is not a base job template" }}
+{{- fail (printf "%s is missing or is not a base job template" $file) }}
 {{- end }}
 {{- $variables := $template.variables.properties }}
 {{- $defaults := dict
@@ -114,12 +145,20 @@ app.kubernetes.io/part-of: data-processor
       "active_deadline_seconds" (int .Values.jobs.activeDeadlineSeconds)
       "backoff_limit" (int .Values.jobs.backoffLimit)
       "finished_job_ttl" (int .Values.jobs.finishedJobTtl)
-      "db_secret_name" .Values.database.existingSecret
-      "data_pvc_claim_name" .Values.persistence.claimName
-      "data_mount_path" .Values.persistence.mountPath }}
+      "db_secret_name" .Values.database.existingSecret }}
+{{- if include "dataProcessor.objectStorage" . }}
+{{- $_ := set $defaults "storage_secret_name" .Values.objectStorage.existingSecret }}
+{{- $_ := set $defaults "automount_service_account_token" .Values.objectStorage.serviceAccount.automountToken }}
+{{- with include "dataProcessor.jobsServiceAccountName" . }}
+{{- $_ := set $defaults "service_account_name" . }}
+{{- end }}
+{{- else }}
+{{- $_ := set $defaults "data_pvc_claim_name" .Values.persistence.claimName }}
+{{- $_ := set $defaults "data_mount_path" .Values.persistence.mountPath }}
+{{- end }}
 {{- range $name, $default := $defaults }}
 {{- if not (hasKey $variables $name) }}
-{{- fail (printf "files/base-job-template.json has no variable %q" $name) }}
+{{- fail (printf "%s has no variable %q" $file $name) }}
 {{- end }}
 {{- $_ := set (index $variables $name) "default" $default }}
 {{- end }}
