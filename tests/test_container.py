@@ -107,7 +107,6 @@ def sample(tmp_path_factory) -> Path:
                     "--mb", "2", "--seed", "1"], check=True, capture_output=True)
     for path in [folder, *folder.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
-    folder.parent.chmod(0o755)
     return folder
 
 
