@@ -53,6 +53,7 @@ case $ENGINE in
     buildah commit --quiet --rm "$container" "$name" >/dev/null ;;
   *)
     changes=(); for c in "${config[@]}"; do changes+=(--change "$c"); done
+    [ "$ENGINE" = docker ] || changes+=(--quiet)
     "${ENGINE_CMD[@]}" import "${changes[@]}" "$work/rootfs.tar" "$name" >/dev/null ;;
 esac
 echo "stand-in base $name: built from Debian bookworm"

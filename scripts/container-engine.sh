@@ -4,7 +4,8 @@
 #   scripts/container-engine.sh --which        # prints podman, docker or buildah; exit 1 with the reason if none
 #   scripts/container-engine.sh run --rm IMG   # runs the engine (podman or docker) with these arguments
 #
-# A tool counts only if it works: a docker CLI without a reachable engine is skipped. podman and buildah come first.
+# A tool counts only if it works: a docker CLI without a reachable engine is skipped. podman comes first, then docker,
+# then buildah (build only); CONTAINER_ENGINE=docker (or podman, buildah) allows only that one.
 # On VMs with cgroups in hybrid mode and no crun support for rlimits, podman/buildah need runc, the cgroupfs manager
 # and a containers.conf without default ulimits; this writes that file (once) unless CONTAINERS_CONF is set.
 
@@ -14,6 +15,8 @@ engine_conf() {
   [ -s "$conf" ] || printf '[containers]\ndefault_ulimits = []\n' >"$conf"
   echo "$conf"
 }
+
+engine_allowed() { [ -z "${CONTAINER_ENGINE:-}" ] || [ "$CONTAINER_ENGINE" = "$1" ]; }
 
 # Sets ENGINE (podman, docker or buildah) and ENGINE_CMD (the command with its global flags), or returns 1 with
 # ENGINE_WHY set to the reason.
@@ -26,14 +29,14 @@ engine_detect() {
   if command -v podman >/dev/null || command -v buildah >/dev/null; then
     export CONTAINERS_CONF="${CONTAINERS_CONF:-$(engine_conf)}"
   fi
-  if command -v podman >/dev/null && podman "${global[@]}" info >/dev/null 2>&1; then
+  if engine_allowed podman && command -v podman >/dev/null && podman "${global[@]}" info >/dev/null 2>&1; then
     ENGINE=podman ENGINE_CMD=(podman "${global[@]}")
-  elif command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+  elif engine_allowed docker && command -v docker >/dev/null && docker info >/dev/null 2>&1; then
     ENGINE=docker ENGINE_CMD=(docker)
-  elif command -v buildah >/dev/null && buildah info >/dev/null 2>&1; then
+  elif engine_allowed buildah && command -v buildah >/dev/null && buildah info >/dev/null 2>&1; then
     ENGINE=buildah ENGINE_CMD=(buildah)
   else
-    ENGINE_WHY="no working podman, docker or buildah (docker needs a running engine; install podman buildah runc)"
+    ENGINE_WHY="no working ${CONTAINER_ENGINE:-podman, docker or buildah} (docker needs a running engine; install podman buildah runc)"
     command -v docker >/dev/null && ENGINE_WHY="$ENGINE_WHY; docker: $(docker info 2>&1 | grep -m1 -i 'cannot\|error')"
     return 1
   fi
