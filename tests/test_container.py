@@ -12,6 +12,7 @@ import csv
 import json
 import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def csv_records(folder: Path, glob: str) -> int:
 def sample(tmp_path_factory) -> Path:
     """A small EPC-like dump, readable by uid 10001 through the read-only mount."""
     folder = tmp_path_factory.mktemp("sample")
-    subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-m", "data_processor.sample_data", str(folder),
+    subprocess.run([sys.executable, "-m", "data_processor.sample_data", str(folder),
                     "--mb", "2", "--seed", "1"], check=True, capture_output=True)
     for path in [folder, *folder.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
@@ -116,6 +117,14 @@ def test_default_user_is_not_root(image):
     result = engine("run", "--rm", image, "id", "-u")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(POD_SPEC["securityContext"]["runAsUser"])
+
+
+def test_default_command_prints_the_help_behind_the_base_entrypoint(image):
+    inspect = engine("image", "inspect", "--format", "{{json .Config.Entrypoint}}", image)
+    assert json.loads(inspect.stdout) == ["/usr/bin/tini", "-g", "--", "/opt/prefect/entrypoint.sh"]
+    result = engine("run", "--rm", image)
+    assert result.returncode == 0, result.stderr
+    assert "Usage: data-processor" in result.stdout
 
 
 def test_no_compiler_is_left(image):
