@@ -47,9 +47,10 @@ LABEL org.opencontainers.image.title="data-processor" \
       org.opencontainers.image.description="Load a folder of CSV files into one SQL table (engine + Prefect flows)."
 
 # Prefect's image ships build-essential; nothing here compiles at run time, so the compilers go (and the build fails
-# if one is left). Then the unprivileged user the pods run as: uid/gid 10001, home /tmp (the only writable
-# path when the root filesystem is read-only).
-RUN apt-get purge -y --auto-remove build-essential \
+# if one is left). apt's autoremove keeps what an installed package only suggests (apt suggests dpkg-dev, which
+# keeps make and, through libdpkg-perl, gcc), so that rule is off for this purge. Then the unprivileged user the pods
+# run as: uid/gid 10001, home /tmp (the only writable path when the root filesystem is read-only).
+RUN apt-get purge -y --auto-remove build-essential -o APT::AutoRemove::SuggestsImportant=false \
     && rm -rf /var/lib/apt/lists/* \
     && if command -v gcc || command -v cc || command -v make; then echo "compilers left in the image" >&2; exit 1; fi \
     && groupadd --system --gid 10001 dataproc \

@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := .sample/epc
 DEST ?= sqlite:///data_processor.db
+IMAGE ?= data-processor:dev
 
 .DEFAULT_GOAL := help
 # Prefect's temporary server would try to send telemetry; this network has no route for it.
@@ -32,6 +33,9 @@ test: $(BIN)/data-processor ## Run the tests (real PostgreSQL, MariaDB, SQLite a
 bench: $(BIN)/data-processor ## Benchmark against psql \copy and pandas.to_sql (MB=200)
 	$(BIN)/python bench/benchmark.py --mb $(or $(MB),200)
 
+image: ## Build the container image IMAGE (data-processor:dev) with podman, docker or buildah
+	PREFECT_IMAGE=$(PREFECT_IMAGE) scripts/build-image.sh $(IMAGE)
+
 lock: ## Re-resolve requirements.in into requirements.lock
 	$(BIN)/uv pip compile --quiet requirements.in -o requirements.lock --python-version 3.11
 
@@ -41,4 +45,4 @@ clean: ## Remove the virtualenv, the sample data and the demo database
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-.PHONY: venv run test bench lock clean help
+.PHONY: venv run test bench image lock clean help
