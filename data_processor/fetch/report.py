@@ -1,0 +1,124 @@
+"""How a fetch shows itself: a progress bar (bytes, rate, ETA) on a terminal, JSON lines under ``--log-format json``.
+
+It writes through the command line's chosen output (``output.current()``): on stderr the progress and notes
+(``fetch.progress`` every few seconds, ``fetch.retry``, ``fetch.resume``, ``fetch.restart``, ``fetch.upload``), on
+stdout the one-line summary (``fetch.done`` or ``fetch.skipped``) with the release, size, where, seconds, MB/s.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                           TransferSpeedColumn)
+
+from .. import output
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What a fetch did: ``downloaded`` or ``skipped`` (the destination already held this release)."""
+
+    status: Literal["downloaded", "skipped"]
+    name: str
+    location: str
+    size: int
+    seconds: float
+    transferred: int = 0
+    release: dict[str, Any] | None = None
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.transferred / 1e6 / self.seconds if self.seconds else 0.0
+
+    def line(self) -> str:
+        release = f"release {self.release['lastUpdated']}, " if self.release else ""
+        if self.status == "skipped":
+            return (f"skipped {self.name}: {release}{self.size:,} bytes, already at {self.location} "
+                    f"(checked in {self.seconds:.1f} s)")
+        return (f"downloaded {self.name}: {release}{self.size:,} bytes to {self.location} in {self.seconds:.1f} s, "
+                f"{self.mb_per_s:.1f} MB/s")
+
+    def fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"name": self.name, "destination": self.location, "status": self.status,
+                                  "bytes": self.size, "bytes_transferred": self.transferred,
+                                  "seconds": round(self.seconds, 3), "mb_per_s": round(self.mb_per_s, 2)}
+        if self.release:
+            fields.update(release_last_updated=self.release["lastUpdated"], release_size=self.release["fileSize"])
+        return fields
+
+
+class CliReport:
+    """The ``Reporter`` of ``transfer.py`` for the command line; a context manager around the transfer."""
+
+    json_interval = 5.0
+    """Seconds between two ``fetch.progress`` lines."""
+
+    def __init__(self) -> None:
+        self.out = output.current()
+        self.bar: Progress | None = None
+        self.task = None
+        self._last_line = 0.0
+        self._start = time.monotonic()
+        self._resumed_from = 0
+
+    def __enter__(self) -> CliReport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+    def _json(self) -> bool:
+        return self.out.format == "json"
+
+    def started(self, name: str, total: int | None, resumed_from: int) -> None:
+        self._start, self._resumed_from = time.monotonic(), resumed_from
+        where = f" (resuming at byte {resumed_from:,})" if resumed_from else ""
+        if self._json():
+            self.out.emit(self.out.err, logging.INFO, "fetch.start", f"downloading {name}{where}", name=name,
+                          total_bytes=total, resumed_from=resumed_from)
+        elif self.out.err.is_terminal:
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                TransferSpeedColumn(), TimeRemainingColumn(), console=self.out.err)
+            self.bar.start()
+            self.task = self.bar.add_task(name, total=total, completed=resumed_from)
+        else:
+            self.out.err.print(f"downloading {name}{where}", markup=False)
+
+    def advanced(self, done: int, total: int | None) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total)
+            return
+        if not self._json():
+            return
+        now = time.monotonic()
+        if now - self._last_line < self.json_interval and done != total:
+            return
+        self._last_line = now
+        elapsed = now - self._start
+        rate = (done - self._resumed_from) / elapsed if elapsed else 0.0
+        eta = (total - done) / rate if total and rate else None
+        share = f" of {total:,} ({done / total:.0%})" if total else ""
+        self.out.emit(self.out.err, logging.INFO, "fetch.progress", f"{done:,} bytes{share}, {rate / 1e6:.1f} MB/s",
+                      bytes=done, total_bytes=total, mb_per_s=round(rate / 1e6, 2),
+                      eta_seconds=None if eta is None else round(eta, 1))
+
+    def note(self, message: str, action: str, **fields: Any) -> None:
+        if self._json():
+            level = logging.WARNING if action in ("fetch.retry", "fetch.restart") else logging.INFO
+            self.out.emit(self.out.err, level, action, message, **fields)
+        elif self.bar is not None:
+            self.bar.console.print(message, markup=False)
+        else:
+            self.out.err.print(message, markup=False)
+
+    def finished(self, result: FetchResult) -> None:
+        """The summary line, on stdout."""
+        self.__exit__()
+        action = "fetch.skipped" if result.status == "skipped" else "fetch.done"
+        self.out.note(result.line(), action, **result.fields())
