@@ -105,8 +105,8 @@ def url_command(url: str, to: str, force: bool, scratch: str | None, retries: in
       FETCH_PASSWORD=<api key> data-processor fetch url --user you@example.org \\
           https://epc.opendatacommunities.org/api/v1/files/all-domestic-certificates.zip --to /data/epc
 
-    A manifest beside the file (NAME.json) keeps its ETag and Last-Modified, so the next run asks the server
-    only whether it changed.
+    A manifest beside the file (x.zip → x.json, x.csv → x.csv.json) keeps its ETag and Last-Modified, so the
+    next run asks the server only whether it changed.
     """
     from .download import fetch_url
     from .report import CliReport

@@ -136,11 +136,13 @@ def _check(part: PartFile, name: str, expected: int) -> None:
 
 
 def _publish(destination, part: PartFile, manifest: dict[str, Any], report: Reporter) -> None:
+    progress = None
     if hasattr(destination, "fs"):
-        report.note(f"uploading {destination.name} to {destination.location}", "fetch.upload",
-                    destination=destination.location)
+        size = part.size()
+        report.started(f"{destination.name} to {destination.location}", size, 0, verb="uploading")
+        progress = lambda done: report.advanced(done, size)  # noqa: E731
     try:
-        destination.publish(part.path, manifest)
+        destination.publish(part.path, manifest, progress)
     except OSError as exc:
         raise FetchError(f"cannot put {destination.name} in place at {destination.location}: "
                          f"{exc.strerror or exc}") from None

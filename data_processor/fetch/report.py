@@ -1,8 +1,9 @@
 """How a fetch shows itself: a progress bar (bytes, rate, ETA) on a terminal, JSON lines under ``--log-format json``.
 
 It writes through the command line's chosen output (``output.current()``): on stderr the progress and notes
-(``fetch.progress`` every few seconds, ``fetch.retry``, ``fetch.resume``, ``fetch.restart``, ``fetch.upload``), on
-stdout the one-line summary (``fetch.done`` or ``fetch.skipped``) with the release, size, where, seconds, MB/s.
+(``fetch.start``, ``fetch.progress`` every few seconds, ``fetch.retry``, ``fetch.resume``, ``fetch.restart``,
+``fetch.upload`` when the file goes on to an object store), on stdout the one-line summary (``fetch.done`` or
+``fetch.skipped``) with the release, size, where, seconds, MB/s.
 """
 
 from __future__ import annotations
@@ -76,19 +77,22 @@ class CliReport:
     def _json(self) -> bool:
         return self.out.format == "json"
 
-    def started(self, name: str, total: int | None, resumed_from: int) -> None:
-        self._start, self._resumed_from = time.monotonic(), resumed_from
+    def started(self, name: str, total: int | None, resumed_from: int, verb: str = "downloading") -> None:
+        """A transfer begins (the download, then for an object store the upload)."""
+        self.__exit__()
+        self._start, self._resumed_from, self._last_line = time.monotonic(), resumed_from, 0.0
         where = f" (resuming at byte {resumed_from:,})" if resumed_from else ""
         if self._json():
-            self.out.emit(self.out.err, logging.INFO, "fetch.start", f"downloading {name}{where}", name=name,
+            action = "fetch.upload" if verb == "uploading" else "fetch.start"
+            self.out.emit(self.out.err, logging.INFO, action, f"{verb} {name}{where}", name=name,
                           total_bytes=total, resumed_from=resumed_from)
         elif self.out.err.is_terminal:
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                                 TransferSpeedColumn(), TimeRemainingColumn(), console=self.out.err)
             self.bar.start()
-            self.task = self.bar.add_task(name, total=total, completed=resumed_from)
+            self.task = self.bar.add_task(f"{verb} {name}", total=total, completed=resumed_from)
         else:
-            self.out.err.print(f"downloading {name}{where}", markup=False)
+            self.out.err.print(f"{verb} {name}{where}", markup=False)
 
     def advanced(self, done: int, total: int | None) -> None:
         if self.bar is not None:

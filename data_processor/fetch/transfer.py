@@ -64,7 +64,7 @@ class Target:
 class Reporter(Protocol):
     """Where a transfer says how it goes (``report.py`` writes it for people or as JSON lines)."""
 
-    def started(self, name: str, total: int | None, resumed_from: int) -> None: ...
+    def started(self, name: str, total: int | None, resumed_from: int, verb: str = "downloading") -> None: ...
     def advanced(self, done: int, total: int | None) -> None: ...
     def note(self, message: str, action: str, **fields: Any) -> None: ...
 
@@ -72,7 +72,7 @@ class Reporter(Protocol):
 class Silent:
     """A reporter that says nothing (library use)."""
 
-    def started(self, name: str, total: int | None, resumed_from: int) -> None:
+    def started(self, name: str, total: int | None, resumed_from: int, verb: str = "downloading") -> None:
         pass
 
     def advanced(self, done: int, total: int | None) -> None:
