@@ -281,7 +281,7 @@ def test_a_wrong_token_is_one_line_exit_two_and_never_printed(epc, tmp_path, log
 def test_a_dataset_the_service_does_not_have(epc, tmp_path):
     result = fetch_epc(epc, tmp_path, "--dataset", "non-domestic/csv")
     assert result.returncode == 2
-    assert "the server has no such file (HTTP 404)" in result.stderr
+    assert "the service has no file non-domestic/csv (HTTP 404" in result.stderr
     assert not list(tmp_path.iterdir())
 
 
@@ -318,6 +318,17 @@ def test_a_part_left_by_a_killed_run_is_resumed(epc, tmp_path):
     assert result.returncode == 0, result.stderr
     assert [s.headers.get("Range") for s in epc.on("store")] == ["bytes=12345-"]
     assert (tmp_path / "domestic-csv.zip").read_bytes() == epc.payload
+
+
+def test_two_fetches_into_one_destination_do_not_interleave(epc, tmp_path):
+    import fcntl
+
+    with open(tmp_path / ".domestic-csv.zip.part.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        result = fetch_epc(epc, tmp_path)
+    assert result.returncode == 2
+    assert "another fetch is writing" in result.stderr and not epc.on("store")
+    assert fetch_epc(epc, tmp_path).returncode == 0
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,13 @@ part for the next run to resume.
 from __future__ import annotations
 
 import base64
+import fcntl
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -37,15 +40,16 @@ def fetch_epc(to: str, token: str, *, api_url: str = DEFAULT_API_URL, dataset: s
         if not force and _holds(destination, release):
             return FetchResult("skipped", name, destination.location, release.file_size,
                                time.monotonic() - started, release=release.as_dict())
-        part = PartFile(destination.part_path, {"release": release.as_dict(), "source": api.file_url})
-        check_room(part.path.parent, release.file_size - part.size())
-        transferred = _transfer(lambda: download(
-            client, api.locate, part, name=name, policy=policy, report=report, expected_size=release.file_size,
-            expiring=True, whose="the download URL", sleep=sleep), part)
-        _check(part, name, release.file_size)
-        manifest = {**release.as_dict(), "file": name, "dataset": dataset, "source": api.file_url,
-                    "fetchedAt": _now()}
-        _publish(destination, part, manifest, report)
+        with exclusive(destination.part_path):
+            part = PartFile(destination.part_path, {"release": release.as_dict(), "source": api.file_url})
+            check_room(part.path.parent, release.file_size - part.size())
+            transferred = _transfer(lambda: download(
+                client, api.locate, part, name=name, policy=policy, report=report, expected_size=release.file_size,
+                expiring=True, whose="the download URL", sleep=sleep), part)
+            _check(part, name, release.file_size)
+            manifest = {**release.as_dict(), "file": name, "dataset": dataset, "source": api.file_url,
+                        "fetchedAt": _now()}
+            _publish(destination, part, manifest, report)
     return FetchResult("downloaded", name, destination.location, release.file_size, time.monotonic() - started,
                        transferred, release.as_dict())
 
@@ -68,8 +72,8 @@ def fetch_url(url: str, to: str, *, name: str | None = None, auth: tuple[str, st
     if known and destination.size() != known.get("size"):
         known = None
     target = Target(url, basic_auth(*auth) if auth else {})
-    part = PartFile(destination.part_path, {"source": shown(url)})
-    with new_client(policy) as client:
+    with exclusive(destination.part_path), new_client(policy) as client:
+        part = PartFile(destination.part_path, {"source": shown(url)})
         transferred = _transfer(lambda: download(
             client, lambda: target, part, name=name, policy=policy, report=report,
             whose="the credentials" if auth else "access (is --user needed?)", if_changed=_conditions(known),
@@ -82,6 +86,26 @@ def fetch_url(url: str, to: str, *, name: str | None = None, auth: tuple[str, st
                     "lastModified": part.last_modified, "fetchedAt": _now()}
         _publish(destination, part, manifest, report)
     return FetchResult("downloaded", name, destination.location, size, time.monotonic() - started, transferred)
+
+
+@contextmanager
+def exclusive(part_path: Path) -> Iterator[None]:
+    """One fetch at a time into a part file: a second run on the same destination says so and stops.
+
+    The lock is ``flock`` on ``<part>.lock``, released when the process ends however it ends.
+    """
+    lock_path = part_path.with_name(part_path.name + ".lock")
+    handle = open(lock_path, "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ConfigError(f"another fetch is writing {part_path}; try again when it has finished") from None
+    try:
+        yield
+    finally:
+        lock_path.unlink(missing_ok=True)
+        handle.close()
 
 
 def _holds(destination, release: Release) -> bool:

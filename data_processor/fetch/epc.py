@@ -16,7 +16,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from ..errors import ConfigError, ServiceError
+from ..errors import ConfigError, FileNotOnService, ServiceError
 from .transfer import Reporter, RetryPolicy, Target, request
 
 DEFAULT_API_URL = "https://api.get-energy-performance-data.communities.gov.uk"
@@ -65,7 +65,11 @@ class EpcApi:
 
     def info(self) -> Release:
         """The current release: its size and when it was last regenerated."""
-        response = self._get(self.file_url + "/info", f"asking the service about {self.dataset}")
+        try:
+            response = self._get(self.file_url + "/info", f"asking the service about {self.dataset}")
+        except FileNotOnService:
+            raise FileNotOnService(f"the service has no file {self.dataset} (HTTP 404 from "
+                                   f"/api/files/{self.dataset}/info): check --dataset") from None
         try:
             data = response.json()["data"]
             return Release(last_updated=str(data["lastUpdated"]), file_size=int(data["fileSize"]))

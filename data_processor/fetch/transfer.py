@@ -107,7 +107,9 @@ def retry_after(response: httpx.Response) -> float | None:
 
 def new_client(policy: RetryPolicy) -> httpx.Client:
     timeout = httpx.Timeout(policy.timeout, connect=min(30.0, policy.timeout))
-    return httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT}, trust_env=True)
+    # identity: the bytes as stored, so sizes and Range offsets mean the file, not a compressed transfer of it
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    return httpx.Client(timeout=timeout, headers=headers, trust_env=True)
 
 
 def describe(exc: httpx.TransportError) -> str:
