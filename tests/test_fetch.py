@@ -65,6 +65,7 @@ class FakeEpc:
     expire_after_cut: bool = False
     throttle: int = 0
     ignore_range: bool = False
+    cut_always: bool = False
     legacy_user: tuple[str, str] = ("me@example.org", "legacy-Key-456")
     seen: list[Seen] = field(default_factory=list)
     issued: int = 0
@@ -158,7 +159,8 @@ def _serve(fake: FakeEpc, role: str) -> ThreadingHTTPServer:
             if fake.cut_at is not None and len(body) > fake.cut_at:
                 self.wfile.write(body[:fake.cut_at])
                 self.wfile.flush()
-                fake.cut_at = None  # only the first transfer is cut
+                if not fake.cut_always:
+                    fake.cut_at = None  # only the first transfer is cut
                 if fake.expire_after_cut:
                     fake.expired.add(signature)
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -264,6 +266,16 @@ def test_attempts_are_bounded(epc, tmp_path):
         download(client, lambda: target, part, name="x", policy=RetryPolicy(attempts=3), report=Silent(),
                  sleep=lambda _: None)
     assert epc.throttle == 97
+
+
+def test_a_server_that_never_resumes_over_a_line_that_keeps_dropping_gives_up(epc, tmp_path):
+    epc.cut_at, epc.cut_always, epc.ignore_range = 10_000, True, True
+    part = PartFile(tmp_path / "x.part", {"test": 1})
+    with new_client(RetryPolicy()) as client, pytest.raises(ServiceError, match="did not resume .* 4 times"):
+        target = Target(f"http://127.0.0.1:{epc.store.server_port}/full-load/domestic-csv.zip")
+        download(client, lambda: target, part, name="x", policy=RetryPolicy(attempts=3), report=Silent(),
+                 sleep=lambda _: None)
+    assert len(epc.on("store")) == 5
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])

@@ -253,6 +253,17 @@ def download(client: httpx.Client, locate: Callable[[], Target], part: PartFile,
     target = locate()
     written = 0
     started = False
+    restarts = 0
+
+    def restart(reason: str, **fields: Any) -> None:
+        """Throw the part away; bounded, or a server that never resumes over a line that keeps dropping loops."""
+        nonlocal restarts
+        restarts += 1
+        if restarts > policy.attempts:
+            raise ServiceError(f"downloading {name}: {reason}, {restarts} times; giving up")
+        report.note(f"{name}: {reason}: starting again from byte 0", "fetch.restart", **fields)
+        part.discard()
+
     while True:
         have = part.size()
         if part.total is not None and have >= part.total:
@@ -283,24 +294,17 @@ def download(client: httpx.Client, locate: Callable[[], Target], part: PartFile,
                     attempts.failed(f"HTTP {status}", retry_after(response), hint=hint)
                     continue
                 if status == 416 and have:
-                    report.note(f"{name}: the server cannot resume at byte {have:,} (HTTP 416): starting again",
-                                "fetch.restart", bytes=have)
-                    part.discard()
-                    attempts.failed("HTTP 416")
+                    restart(f"the server cannot resume at byte {have:,} (HTTP 416)", bytes=have)
                     continue
                 if status == 206:
                     span = content_range(response.headers.get("content-range"))
                     if span is None or span[0] != have:
-                        report.note(f"{name}: the server resumed at the wrong byte: starting again", "fetch.restart")
-                        part.discard()
-                        attempts.failed("wrong Content-Range")
+                        restart(f"the server resumed at the wrong byte ({response.headers.get('content-range')})")
                         continue
                     total = span[1]
                 elif status == 200:
                     if have:
-                        report.note(f"{name}: the server did not resume (HTTP 200 to a Range request): "
-                                    f"starting again from byte 0", "fetch.restart", bytes=have)
-                        part.discard()
+                        restart("the server did not resume (HTTP 200 to a Range request)", bytes=have)
                         have = 0
                     length = response.headers.get("content-length")
                     total = int(length) if length and length.isdigit() else None
@@ -314,8 +318,7 @@ def download(client: httpx.Client, locate: Callable[[], Target], part: PartFile,
                                       f"{expected_size:,}: the release may have changed meanwhile; run again")
                 etag = response.headers.get("etag")
                 if have and part.etag and etag and etag != part.etag:
-                    report.note(f"{name}: the file changed on the server: starting again", "fetch.restart")
-                    part.discard()
+                    restart("the file changed on the server (another ETag)")
                     continue
                 part.remember(etag or part.etag, total, response.headers.get("last-modified"))
                 if not started:
