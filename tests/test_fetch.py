@@ -243,6 +243,8 @@ def test_rate_limits_are_retried_and_a_server_that_ignores_range_restarts(epc, t
     done = json.loads(result.stdout)
     assert done["event.action"] == "fetch.done" and done["bytes"] == len(epc.payload)
     assert done["release_last_updated"] == RELEASE and done["destination"].endswith("domestic-csv.zip")
+    assert done["file.name"] == "domestic-csv.zip"
+    assert {line["log.logger"] for line in [*lines, done]} == {"data_processor.cli"}  # no field overwrote it
 
 
 def test_retry_after_is_honoured_up_to_the_cap(epc, tmp_path):

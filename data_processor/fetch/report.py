@@ -44,7 +44,7 @@ class FetchResult:
                 f"{self.mb_per_s:.1f} MB/s")
 
     def fields(self) -> dict[str, Any]:
-        fields: dict[str, Any] = {"name": self.name, "destination": self.location, "status": self.status,
+        fields: dict[str, Any] = {"file.name": self.name, "destination": self.location, "status": self.status,
                                   "bytes": self.size, "bytes_transferred": self.transferred,
                                   "seconds": round(self.seconds, 3), "mb_per_s": round(self.mb_per_s, 2)}
         if self.release:
@@ -57,6 +57,8 @@ class CliReport:
 
     json_interval = 5.0
     """Seconds between two ``fetch.progress`` lines."""
+    text_interval = 30.0
+    """Seconds between two progress lines when stderr is not a terminal (a cron job's or a pod's log)."""
 
     def __init__(self) -> None:
         self.out = output.current()
@@ -84,7 +86,8 @@ class CliReport:
         where = f" (resuming at byte {resumed_from:,})" if resumed_from else ""
         if self._json():
             action = "fetch.upload" if verb == "uploading" else "fetch.start"
-            self.out.emit(self.out.err, logging.INFO, action, f"{verb} {name}{where}", name=name,
+            self.out.emit(self.out.err, logging.INFO, action, f"{verb} {name}{where}",
+                          **{"file.name": name},
                           total_bytes=total, resumed_from=resumed_from)
         elif self.out.err.is_terminal:
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
@@ -98,19 +101,23 @@ class CliReport:
         if self.bar is not None:
             self.bar.update(self.task, completed=done, total=total)
             return
-        if not self._json():
-            return
         now = time.monotonic()
-        if now - self._last_line < self.json_interval and done != total:
+        interval = self.json_interval if self._json() else self.text_interval
+        last = self._json() and done == total  # JSON always says 100 %; text has the summary for that
+        if now - self._last_line < interval and not last:
             return
         self._last_line = now
         elapsed = now - self._start
         rate = (done - self._resumed_from) / elapsed if elapsed else 0.0
         eta = (total - done) / rate if total and rate else None
         share = f" of {total:,} ({done / total:.0%})" if total else ""
-        self.out.emit(self.out.err, logging.INFO, "fetch.progress", f"{done:,} bytes{share}, {rate / 1e6:.1f} MB/s",
-                      bytes=done, total_bytes=total, mb_per_s=round(rate / 1e6, 2),
-                      eta_seconds=None if eta is None else round(eta, 1))
+        left = f", about {eta:,.0f} s left" if eta else ""
+        message = f"{done:,} bytes{share}, {rate / 1e6:.1f} MB/s{left}"
+        if not self._json():
+            self.out.err.print(message, markup=False)
+            return
+        self.out.emit(self.out.err, logging.INFO, "fetch.progress", message, bytes=done, total_bytes=total,
+                      mb_per_s=round(rate / 1e6, 2), eta_seconds=None if eta is None else round(eta, 1))
 
     def note(self, message: str, action: str, **fields: Any) -> None:
         if self._json():
