@@ -14,16 +14,49 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from ..errors import BadDownload, ConfigError, FetchError
 from .destination import check_room, open_destination
 from .epc import DEFAULT_API_URL, DEFAULT_DATASET, EpcApi, Release, file_name
-from .report import FetchResult
 from .transfer import NOT_MODIFIED, PartFile, Reporter, RetryPolicy, Silent, Target, download, new_client, shown
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What a fetch did: ``downloaded`` or ``skipped`` (the destination already held this release)."""
+
+    status: Literal["downloaded", "skipped"]
+    name: str
+    location: str
+    size: int
+    seconds: float
+    transferred: int = 0
+    release: dict[str, Any] | None = None
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.transferred / 1e6 / self.seconds if self.seconds else 0.0
+
+    def line(self) -> str:
+        release = f"release {self.release['lastUpdated']}, " if self.release else ""
+        if self.status == "skipped":
+            return (f"skipped {self.name}: {release}{self.size:,} bytes, already at {self.location} "
+                    f"(checked in {self.seconds:.1f} s)")
+        return (f"downloaded {self.name}: {release}{self.size:,} bytes to {self.location} in {self.seconds:.1f} s, "
+                f"{self.mb_per_s:.1f} MB/s")
+
+    def fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"file.name": self.name, "destination": self.location, "status": self.status,
+                                  "bytes": self.size, "bytes_transferred": self.transferred,
+                                  "seconds": round(self.seconds, 3), "mb_per_s": round(self.mb_per_s, 2)}
+        if self.release:
+            fields.update(release_last_updated=self.release["lastUpdated"], release_size=self.release["fileSize"])
+        return fields
 
 
 def fetch_epc(to: str, token: str, *, api_url: str = DEFAULT_API_URL, dataset: str = DEFAULT_DATASET,

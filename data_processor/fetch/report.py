@@ -10,46 +10,15 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                            TransferSpeedColumn)
 
 from .. import output
 
-
-@dataclass(frozen=True)
-class FetchResult:
-    """What a fetch did: ``downloaded`` or ``skipped`` (the destination already held this release)."""
-
-    status: Literal["downloaded", "skipped"]
-    name: str
-    location: str
-    size: int
-    seconds: float
-    transferred: int = 0
-    release: dict[str, Any] | None = None
-
-    @property
-    def mb_per_s(self) -> float:
-        return self.transferred / 1e6 / self.seconds if self.seconds else 0.0
-
-    def line(self) -> str:
-        release = f"release {self.release['lastUpdated']}, " if self.release else ""
-        if self.status == "skipped":
-            return (f"skipped {self.name}: {release}{self.size:,} bytes, already at {self.location} "
-                    f"(checked in {self.seconds:.1f} s)")
-        return (f"downloaded {self.name}: {release}{self.size:,} bytes to {self.location} in {self.seconds:.1f} s, "
-                f"{self.mb_per_s:.1f} MB/s")
-
-    def fields(self) -> dict[str, Any]:
-        fields: dict[str, Any] = {"file.name": self.name, "destination": self.location, "status": self.status,
-                                  "bytes": self.size, "bytes_transferred": self.transferred,
-                                  "seconds": round(self.seconds, 3), "mb_per_s": round(self.mb_per_s, 2)}
-        if self.release:
-            fields.update(release_last_updated=self.release["lastUpdated"], release_size=self.release["fileSize"])
-        return fields
+if TYPE_CHECKING:
+    from .download import FetchResult
 
 
 class CliReport:
