@@ -163,7 +163,10 @@ def _serve(fake: FakeEpc, role: str) -> ThreadingHTTPServer:
                     fake.cut_at = None  # only the first transfer is cut
                 if fake.expire_after_cut:
                     fake.expired.add(signature)
-                self.connection.shutdown(socket.SHUT_RDWR)
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:  # the client may have gone first (ENOTCONN): cut either way
+                    pass
                 self.close_connection = True
                 return
             self.wfile.write(body)
