@@ -17,6 +17,7 @@ import click
 from . import ledger, logs, output
 from .db import DEFAULT_DEST, check_connection, make_engine, masked, parse_url
 from .errors import ConfigError, DataProcessorError
+from .fetch.cli import fetch_group
 from .run import LoadOptions, load, prepare, slim_process
 
 
@@ -140,6 +141,7 @@ def _add_flow_commands() -> None:
         main.add_command(command)
 
 
+main.add_command(fetch_group)
 _add_flow_commands()
 
 

@@ -109,3 +109,32 @@ class TransientDatabaseError(DatabaseError):
 
 class TerminalDatabaseError(DatabaseError):
     """Retrying will not help: bad credentials, missing database, permission denied."""
+
+
+# -- fetch -------------------------------------------------------------------------------------------------------
+
+
+class FetchError(DataProcessorError):
+    """A download ended without a good file in place; a partial file stays for the next run to resume."""
+
+
+class BadDownload(FetchError):
+    """The bytes arrived but are not the file: wrong size, or a zip whose central directory does not read."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name, self.reason = name, reason
+        super().__init__(f"{name}: {reason}; nothing was put in place")
+
+
+class ServiceError(FetchError):
+    """The service or the destination could not be reached, or kept failing after every retry."""
+
+    exit_code = 2
+
+
+class ServiceRefused(ServiceError):
+    """The service refused the credentials (HTTP 401/403): retrying will not help."""
+
+
+class FileNotOnService(ServiceError):
+    """The service has no such file (HTTP 404): a wrong dataset or URL."""

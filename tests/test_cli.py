@@ -174,7 +174,7 @@ def test_every_command_has_help_and_is_in_the_readme():
     from data_processor.cli import main
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert set(main.commands) == {"load", "plan", "status", "flow", "setup-alerts"}
+    assert set(main.commands) == {"load", "plan", "status", "flow", "setup-alerts", "fetch"}
     for name, command in main.commands.items():
         assert command.help and len(command.help) > 40, name
         assert f"data-processor {name}" in readme, name

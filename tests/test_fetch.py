@@ -1,0 +1,448 @@
+"""``data-processor fetch``: against a local server that behaves like the EPC service, and a local S3 (moto).
+
+``FakeEpc`` is two real HTTP servers on loopback: the API (bearer token, ``/info``, ``302`` to a presigned-style URL)
+and the object storage the URL points at (``Range``, a transfer cut mid-way, a URL that then answers ``403`` as if
+expired, ``429`` with ``Retry-After``). Nothing in httpx is mocked: the code under test talks HTTP to them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import socket
+import threading
+import zipfile
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from conftest import cli
+from data_processor.errors import ServiceError
+from data_processor.fetch.transfer import PartFile, RetryPolicy, Silent, Target, download, new_client
+
+TOKEN = "tok-Very-Secret-123"
+RELEASE = "2025-01-01T12:00:00.000+00:00"
+FAST = ["--max-wait", "0.01", "--timeout", "10"]
+
+
+def make_zip(rows: int = 4000, year: int = 2024) -> bytes:
+    """A real zip in the new layout: per-year CSV members, lower-case headers, certificate_number."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        lines = ["certificate_number,current_energy_rating,total_floor_area"]
+        lines += [f"{i:04d}-{year}-0000-0000-{i:04d},{'ABCDEFG'[i % 7]},{50 + i % 90}.5" for i in range(rows)]
+        archive.writestr(f"certificates-{year}.csv", "\n".join(lines) + "\n")
+        archive.writestr(f"recommendations-{year}.csv", "certificate_number,improvement_item\n0001,1\n")
+    return buffer.getvalue()
+
+
+@dataclass
+class Seen:
+    server: str
+    path: str
+    query: dict
+    headers: dict
+
+
+@dataclass
+class FakeEpc:
+    """The EPC bulk-file API and its object storage, with the faults users meet, switched on per test.
+
+    A presigned URL carries ``X-Amz-Expires`` and a signature numbered by issue; a URL whose transfer was cut
+    (``cut_at``) is marked expired and answers ``403`` from then on (``expire_after_cut``), as a URL that expired
+    during a long download does. Every request is recorded in ``seen``.
+    """
+
+    payload: bytes
+    last_updated: str = RELEASE
+    info_size: int | None = None
+    cut_at: int | None = None
+    expire_after_cut: bool = False
+    throttle: int = 0
+    ignore_range: bool = False
+    cut_always: bool = False
+    legacy_user: tuple[str, str] = ("me@example.org", "legacy-Key-456")
+    seen: list[Seen] = field(default_factory=list)
+    issued: int = 0
+    expired: set = field(default_factory=set)
+
+    def start(self) -> None:
+        self.api = _serve(self, "api")
+        self.store = _serve(self, "store")
+
+    def stop(self) -> None:
+        for server in (self.api, self.store):
+            server.shutdown()
+            server.server_close()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api.server_port}"
+
+    def on(self, server: str, path_prefix: str = "") -> list[Seen]:
+        return [s for s in self.seen if s.server == server and s.path.startswith(path_prefix)]
+
+
+def _serve(fake: FakeEpc, role: str) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            fake.seen.append(Seen(role, parts.path, parse_qs(parts.query), dict(self.headers)))
+            if role == "api":
+                self.api(parts.path)
+            else:
+                self.object(parts.path, parse_qs(parts.query))
+
+        def reply(self, status: int, body: bytes = b"", **headers: str) -> None:
+            self.send_response(status)
+            for name, value in {"Content-Length": str(len(body)), **headers}.items():
+                self.send_header(name.replace("_", "-"), value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def api(self, path: str) -> None:
+            if path.startswith("/api/v1/files/"):  # the legacy service: HTTP Basic, then its own storage
+                import base64
+
+                expected = "Basic " + base64.b64encode(":".join(fake.legacy_user).encode()).decode()
+                if self.headers.get("Authorization") != expected:
+                    return self.reply(401, b"Unauthorized", WWW_Authenticate='Basic realm="epc"')
+                return self.reply(302, Location=f"http://127.0.0.1:{fake.store.server_port}/legacy/"
+                                  + path.rpartition("/")[2])
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                return self.reply(401, b'{"error": "Unauthorized"}', Content_Type="application/json")
+            if path == "/api/files/domestic/csv/info":
+                size = fake.payload and (fake.info_size or len(fake.payload))
+                body = json.dumps({"data": {"fileSize": size, "lastUpdated": fake.last_updated}}).encode()
+                return self.reply(200, body, Content_Type="application/json")
+            if path == "/api/files/domestic/csv":
+                fake.issued += 1
+                location = (f"http://127.0.0.1:{fake.store.server_port}/full-load/domestic-csv.zip"
+                            f"?X-Amz-Expires=3600&X-Amz-Signature=sig{fake.issued}")
+                return self.reply(302, Location=location)
+            self.reply(404, b'{"data": {"error": "File not found"}}', Content_Type="application/json")
+
+        def object(self, path: str, query: dict) -> None:
+            signature = query.get("X-Amz-Signature", [""])[0]
+            if signature in fake.expired:
+                return self.reply(403, b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message>"
+                                  b"</Error>", Content_Type="application/xml")
+            if fake.throttle > 0:
+                fake.throttle -= 1
+                return self.reply(429, b"slow down", Retry_After="1")
+            etag = '"v-' + fake.last_updated + '"'
+            if path.startswith("/legacy/") and self.headers.get("If-None-Match") == etag:
+                return self.reply(304, ETag=etag)
+            data, start = fake.payload, 0
+            wanted = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
+            if wanted and not fake.ignore_range:
+                start = int(wanted.group(1))
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            else:
+                self.send_response(200)
+            body = data[start:]
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("ETag", etag)
+            self.send_header("Last-Modified", "Wed, 01 Jan 2025 12:00:00 GMT")
+            self.end_headers()
+            if fake.cut_at is not None and len(body) > fake.cut_at:
+                self.wfile.write(body[:fake.cut_at])
+                self.wfile.flush()
+                if not fake.cut_always:
+                    fake.cut_at = None  # only the first transfer is cut
+                if fake.expire_after_cut:
+                    fake.expired.add(signature)
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:  # the client may have gone first (ENOTCONN): cut either way
+                    pass
+                self.close_connection = True
+                return
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def epc():
+    fake = FakeEpc(make_zip())
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+def fetch_epc(fake: FakeEpc, to, *args, token: str = TOKEN, env: dict | None = None, log_format: str = "text"):
+    return cli("--log-format", log_format, "fetch", "epc", "--to", str(to), "--api-url", fake.api_url, *FAST,
+               *args, env={"EPC_API_TOKEN": token, **(env or {})})
+
+
+def test_downloads_resumes_after_a_cut_and_skips_an_unchanged_release(epc, tmp_path):
+    epc.cut_at = 30_000
+    dest = tmp_path / "epc"
+    result = fetch_epc(epc, dest)
+    assert result.returncode == 0, result.stderr
+    assert (dest / "domestic-csv.zip").read_bytes() == epc.payload
+    manifest = json.loads((dest / "domestic-csv.json").read_text())
+    assert manifest["lastUpdated"] == RELEASE and manifest["fileSize"] == len(epc.payload)
+    ranges = [s.headers.get("Range") for s in epc.on("store")]
+    assert ranges == [None, "bytes=30000-"]
+    assert all("Authorization" not in s.headers for s in epc.on("store")), "the token went to object storage"
+    assert f"downloaded domestic-csv.zip: release {RELEASE}, {len(epc.payload):,} bytes" in result.stdout
+    assert "connection lost at byte 30,000" in result.stderr
+    assert sorted(p.name for p in dest.iterdir()) == ["domestic-csv.json", "domestic-csv.zip"]
+
+    epc.seen.clear()
+    again = fetch_epc(epc, dest)
+    assert again.returncode == 0, again.stderr
+    assert [s.path for s in epc.seen] == ["/api/files/domestic/csv/info"]
+    assert again.stdout.startswith("skipped domestic-csv.zip")
+
+
+def test_a_new_release_downloads_again_and_a_missing_zip_too(epc, tmp_path):
+    assert fetch_epc(epc, tmp_path).returncode == 0
+    epc.payload, epc.last_updated = make_zip(year=2025), "2025-02-01T12:00:00.000+00:00"
+    result = fetch_epc(epc, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "downloaded" in result.stdout and "2025-02-01" in result.stdout
+    assert (tmp_path / "domestic-csv.zip").read_bytes() == epc.payload
+    (tmp_path / "domestic-csv.zip").unlink()
+    assert "downloaded" in fetch_epc(epc, tmp_path).stdout
+
+
+def test_an_expired_presigned_url_is_replaced_by_a_fresh_one(epc, tmp_path):
+    epc.cut_at, epc.expire_after_cut = 25_000, True
+    result = fetch_epc(epc, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "domestic-csv.zip").read_bytes() == epc.payload
+    assert len(epc.on("api", "/api/files/domestic/csv")) == 3  # /info, the first URL, the fresh one
+    store = [(s.query["X-Amz-Signature"][0], s.headers.get("Range")) for s in epc.on("store")]
+    assert store == [("sig1", None), ("sig1", "bytes=25000-"), ("sig2", "bytes=25000-")]
+    assert "HTTP 403" in result.stderr and "fresh one" in result.stderr
+
+
+def test_rate_limits_are_retried_and_a_server_that_ignores_range_restarts(epc, tmp_path):
+    epc.throttle, epc.cut_at, epc.ignore_range = 2, 10_000, True
+    result = fetch_epc(epc, tmp_path, log_format="json")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "domestic-csv.zip").read_bytes() == epc.payload
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    actions = [line["event.action"] for line in lines]
+    assert actions.count("fetch.retry") == 3  # two 429s, one cut
+    assert "fetch.restart" in actions and "fetch.progress" in actions
+    done = json.loads(result.stdout)
+    assert done["event.action"] == "fetch.done" and done["bytes"] == len(epc.payload)
+    assert done["release_last_updated"] == RELEASE and done["destination"].endswith("domestic-csv.zip")
+    assert done["file.name"] == "domestic-csv.zip"
+    assert {line["log.logger"] for line in [*lines, done]} == {"data_processor.cli"}  # no field overwrote it
+
+
+def test_retry_after_is_honoured_up_to_the_cap(epc, tmp_path):
+    epc.throttle = 1
+    waits: list[float] = []
+    part = PartFile(tmp_path / "x.part", {"test": 1})
+    with new_client(RetryPolicy()) as client:
+        target = Target(f"http://127.0.0.1:{epc.store.server_port}/full-load/domestic-csv.zip")
+        download(client, lambda: target, part, name="x", policy=RetryPolicy(max_wait=60), report=Silent(),
+                 sleep=waits.append)
+    assert waits == [1.0] and part.path.read_bytes() == epc.payload
+    assert RetryPolicy(max_wait=0.5).wait(1, retry_after=1.0) == 0.5
+    assert RetryPolicy(max_wait=60).wait(9) <= 60
+
+
+def test_attempts_are_bounded(epc, tmp_path):
+    epc.throttle = 100
+    part = PartFile(tmp_path / "x.part", {"test": 1})
+    with new_client(RetryPolicy()) as client, pytest.raises(ServiceError, match="gave up after 3 attempts"):
+        target = Target(f"http://127.0.0.1:{epc.store.server_port}/full-load/domestic-csv.zip")
+        download(client, lambda: target, part, name="x", policy=RetryPolicy(attempts=3), report=Silent(),
+                 sleep=lambda _: None)
+    assert epc.throttle == 97
+
+
+def test_a_server_that_never_resumes_over_a_line_that_keeps_dropping_gives_up(epc, tmp_path):
+    epc.cut_at, epc.cut_always, epc.ignore_range = 10_000, True, True
+    part = PartFile(tmp_path / "x.part", {"test": 1})
+    with new_client(RetryPolicy()) as client, pytest.raises(ServiceError, match="did not resume .* 4 times"):
+        target = Target(f"http://127.0.0.1:{epc.store.server_port}/full-load/domestic-csv.zip")
+        download(client, lambda: target, part, name="x", policy=RetryPolicy(attempts=3), report=Silent(),
+                 sleep=lambda _: None)
+    assert len(epc.on("store")) == 5
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_wrong_token_is_one_line_exit_two_and_never_printed(epc, tmp_path, log_format):
+    wrong = "tok-Wrong-But-Secret-789"
+    result = fetch_epc(epc, tmp_path, log_format=log_format, token=wrong)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "refused the token in EPC_API_TOKEN (HTTP 401)" in result.stderr
+    assert wrong not in result.stdout + result.stderr and "Traceback" not in result.stderr
+    missing = fetch_epc(epc, tmp_path, token="")
+    assert missing.returncode == 2 and "set EPC_API_TOKEN" in missing.stderr
+
+
+def test_a_dataset_the_service_does_not_have(epc, tmp_path):
+    result = fetch_epc(epc, tmp_path, "--dataset", "non-domestic/csv")
+    assert result.returncode == 2
+    assert "the service has no file non-domestic/csv (HTTP 404" in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_corrupt_zip_is_refused_and_nothing_is_put_in_place(epc, tmp_path):
+    good = epc.payload
+    assert fetch_epc(epc, tmp_path).returncode == 0
+    epc.payload = good[:-40] + b"\0" * 40  # right size, central directory destroyed
+    epc.last_updated = "2025-02-01T12:00:00.000+00:00"
+    result = fetch_epc(epc, tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: domestic-csv.zip: not a readable zip archive")
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "domestic-csv.zip").read_bytes() == good
+    assert json.loads((tmp_path / "domestic-csv.json").read_text())["lastUpdated"] == RELEASE
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["domestic-csv.json", "domestic-csv.zip"]
+
+
+def test_a_file_shorter_than_the_service_says_is_refused(epc, tmp_path):
+    epc.info_size = len(epc.payload) + 100  # the storage holds a truncated archive
+    result = fetch_epc(epc, tmp_path)
+    assert result.returncode == 1
+    assert "the service lists the file at" in result.stderr
+    assert not (tmp_path / "domestic-csv.zip").exists() and not (tmp_path / "domestic-csv.json").exists()
+
+
+def test_a_part_left_by_a_killed_run_is_resumed(epc, tmp_path):
+    """The part and its sidecar survive a killed process; the next run sends Range from where it stopped."""
+    part = PartFile(tmp_path / ".domestic-csv.zip.part",
+                    {"release": {"lastUpdated": RELEASE, "fileSize": len(epc.payload)},
+                     "source": f"{epc.api_url}/api/files/domestic/csv"})
+    part.path.write_bytes(epc.payload[:12_345])
+    part.remember('"v-' + RELEASE + '"', len(epc.payload))
+    result = fetch_epc(epc, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [s.headers.get("Range") for s in epc.on("store")] == ["bytes=12345-"]
+    assert (tmp_path / "domestic-csv.zip").read_bytes() == epc.payload
+
+
+def test_two_fetches_into_one_destination_do_not_interleave(epc, tmp_path):
+    import fcntl
+
+    with open(tmp_path / ".domestic-csv.zip.part.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        result = fetch_epc(epc, tmp_path)
+    assert result.returncode == 2
+    assert "another fetch is writing" in result.stderr and not epc.on("store")
+    assert fetch_epc(epc, tmp_path).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def moto_env():
+    """A real S3-compatible server (moto in server mode) on a free port, for the session; yields its environment."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    server.stop()
+
+
+@pytest.fixture
+def s3(moto_env):
+    """A filesystem on the moto server with an empty bucket ``epc-bucket``; the CLI gets credentials via ``env``."""
+    import s3fs
+
+    fs = s3fs.S3FileSystem(endpoint_url=moto_env["AWS_ENDPOINT_URL"], key="testing", secret="testing",
+                           skip_instance_cache=True)
+    if fs.exists("epc-bucket"):
+        fs.rm("epc-bucket", recursive=True)
+    fs.mkdir("epc-bucket")
+    return fs, moto_env
+
+
+def test_fetch_into_an_object_store(epc, s3, tmp_path):
+    fs, env = s3
+    epc.cut_at = 20_000
+    scratch = tmp_path / "scratch"
+    result = fetch_epc(epc, "s3://epc-bucket/releases/", "--scratch", str(scratch), env=env)
+    assert result.returncode == 0, result.stderr
+    assert fs.cat_file("epc-bucket/releases/domestic-csv.zip") == epc.payload
+    manifest = json.loads(fs.cat_file("epc-bucket/releases/domestic-csv.json"))
+    assert manifest["lastUpdated"] == RELEASE and manifest["fileSize"] == len(epc.payload)
+    assert "to s3://epc-bucket/releases/domestic-csv.zip" in result.stdout
+    assert list(scratch.iterdir()) == []  # the local copy is gone once uploaded
+    epc.seen.clear()
+    again = fetch_epc(epc, "s3://epc-bucket/releases", env=env)
+    assert again.returncode == 0 and again.stdout.startswith("skipped"), again.stderr
+    assert [s.path for s in epc.seen] == ["/api/files/domestic/csv/info"]
+
+
+def test_a_large_file_goes_up_in_bounded_parts(s3, tmp_path, monkeypatch):
+    """s3fs's defaults hold 10 parts of 50 MiB in memory; ours 4 of 16 MiB (a 300 MB upload: 740 → 290 MB RSS)."""
+    from data_processor.fetch.destination import UPLOAD_PART_BYTES, ObjectStore
+
+    fs, env = s3
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    part = tmp_path / "big.part"
+    part.write_bytes(b"x" * (2 * UPLOAD_PART_BYTES + 1))
+    store = ObjectStore("s3://epc-bucket/big", "big.bin", tmp_path)
+    seen: list[int] = []
+    store.publish(part, {"size": 1}, seen.append)
+    info = fs.info("epc-bucket/big/big.bin")
+    assert info["size"] == 2 * UPLOAD_PART_BYTES + 1 and info["ETag"].endswith('-3"')  # a multipart upload
+    assert seen[-1] == info["size"] and not part.exists()
+    assert json.loads(fs.cat_file("epc-bucket/big/big.bin.json")) == {"size": 1}
+
+
+def test_an_object_store_that_refuses_is_one_line(epc, s3, tmp_path):
+    _, env = s3
+    result = fetch_epc(epc, "s3://no-such-bucket/x/", "--scratch", str(tmp_path), env=env)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "s3://no-such-bucket/x: the bucket 'no-such-bucket' does not exist" in result.stderr
+    assert not epc.on("store"), "checked before downloading"
+
+
+def test_fetch_url_with_basic_auth_never_forwards_the_credentials(epc, tmp_path):
+    user, key = epc.legacy_user
+    url = f"{epc.api_url}/api/v1/files/all-domestic-certificates.zip"
+    result = cli("fetch", "url", url, "--to", str(tmp_path), "--user", user, *FAST, env={"FETCH_PASSWORD": key})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "all-domestic-certificates.zip").read_bytes() == epc.payload
+    assert epc.on("store") and all("Authorization" not in s.headers for s in epc.on("store"))
+    manifest = json.loads((tmp_path / "all-domestic-certificates.json").read_text())
+    assert manifest["etag"] == '"v-' + RELEASE + '"' and manifest["source"] == url
+    assert key not in result.stdout + result.stderr
+
+    epc.seen.clear()
+    again = cli("fetch", "url", url, "--to", str(tmp_path), "--user", user, *FAST, env={"FETCH_PASSWORD": key})
+    assert again.returncode == 0 and again.stdout.startswith("skipped all-domestic-certificates.zip"), again.stderr
+    assert [s.headers.get("If-None-Match") for s in epc.on("store")] == ['"v-' + RELEASE + '"']
+
+
+def test_fetch_url_credentials_are_checked_and_never_echoed(epc, tmp_path):
+    url = f"{epc.api_url}/api/v1/files/all-domestic-certificates.zip"
+    wrong = cli("fetch", "url", url, "--to", str(tmp_path), "--user", "me@example.org", *FAST,
+                env={"FETCH_PASSWORD": "not-the-Key-000"})
+    assert wrong.returncode == 2 and "refused the credentials (HTTP 401)" in wrong.stderr
+    assert "not-the-Key-000" not in wrong.stdout + wrong.stderr
+    inline = cli("fetch", "url", url, "--to", str(tmp_path), "--user", "me@example.org:inline-Key-1")
+    assert inline.returncode == 2 and "FETCH_PASSWORD" in inline.stderr and "inline-Key-1" not in inline.stderr
+    unset = cli("fetch", "url", url, "--to", str(tmp_path), "--user", "me@example.org",
+                env={"FETCH_PASSWORD": ""})
+    assert unset.returncode == 2 and "FETCH_PASSWORD" in unset.stderr
