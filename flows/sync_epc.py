@@ -1,0 +1,157 @@
+"""``sync-epc``: the monthly EPC release, unattended. Fetch it if it changed, then load it where it lies.
+
+The service regenerates one zip on the 1st of each month (one CSV per year: ``certificates-YYYY.csv``,
+``recommendations-YYYY.csv``). This flow asks the API which release is current and downloads it into ``to`` (a
+folder or ``s3://bucket/prefix``) unless ``to`` already holds it; then it runs ``load-csv-folder`` twice as
+subflows with the zip itself as the source (members are streamed, never extracted): certificates into one table,
+recommendations into another. Files are keyed by member name, so next month's ``certificates-2021.csv`` replaces
+this month's rows of that file; a year file gone from the release has its rows pruned (certificates can disappear
+from the register, so a release replaces, it does not only append).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State, TaskRun
+
+from data_processor.errors import ConfigError, ServiceRefused
+from data_processor.fetch.download import FetchResult, fetch_epc
+from data_processor.fetch.epc import TOKEN_ENV
+from flows.load_folder import load_csv_folder
+
+DEFAULT_API_URL = "https://api.get-energy-performance-data.communities.gov.uk"
+FETCH_RETRY_DELAYS = [60, 300, 900]
+"""Seconds before each retry of a fetch that failed for a reason a retry can mend (network, service busy)."""
+
+LOADS = (("certificates", "**/certificates-*.csv"), ("recommendations", "**/recommendations-*.csv"))
+"""Which members go to which table parameter, by glob over the zip's member paths."""
+
+
+class _LoggedProgress:
+    """A fetch reporter for a flow run: a log line at the start, at each tenth of the bytes, and for each note."""
+
+    def __init__(self) -> None:
+        self.logger = get_run_logger()
+        self._next = 0.0
+
+    def started(self, name: str, total: int | None, resumed_from: int, verb: str = "downloading") -> None:
+        size = f"{total:,} bytes" if total else "size unknown"
+        resumed = f", resuming at {resumed_from:,}" if resumed_from else ""
+        self.logger.info("%s %s (%s%s)", verb, name, size, resumed)
+        self._next = 0.1
+
+    def advanced(self, done: int, total: int | None) -> None:
+        if total and done / total >= self._next:
+            self.logger.info("%d%% (%s of %s bytes)", int(100 * done / total), f"{done:,}", f"{total:,}")
+            self._next = (int(10 * done / total) + 1) / 10
+
+    def note(self, message: str, action: str, **fields: object) -> None:
+        self.logger.info(message)
+
+
+def worth_retrying(_task: object, _task_run: TaskRun, state: State) -> bool:
+    """A refused token or missing configuration fails at once; anything else (network, 5xx, a broken transfer)
+    is tried again: each attempt resumes the partial file."""
+    try:
+        state.result()
+    except (ServiceRefused, ConfigError):
+        return False
+    except Exception:  # noqa: BLE001 - every other failure may pass on another attempt
+        return True
+    return False
+
+
+@task(name="fetch-epc-release", retries=len(FETCH_RETRY_DELAYS), retry_delay_seconds=FETCH_RETRY_DELAYS,
+      retry_condition_fn=worth_retrying, cache_policy=NO_CACHE, persist_result=False)
+def fetch_release(to: str, api_url: str) -> FetchResult:
+    """The current release into ``to`` (skipped when ``to`` holds it already); the token from ``EPC_API_TOKEN``."""
+    token = os.environ.get(TOKEN_ENV, "")
+    if not token:
+        raise ConfigError(f"no API token: set {TOKEN_ENV} (in Kubernetes, a key of the job's Secret)")
+    result = fetch_epc(to, token, api_url=api_url, report=_LoggedProgress())
+    get_run_logger().info(result.line())
+    return result
+
+
+@flow(name="sync-epc", log_prints=True)
+def sync_epc(
+    to: str = "/data/epc",
+    api_url: str = DEFAULT_API_URL,
+    certificates_table: str = "certificates",
+    recommendations_table: str = "recommendations",
+    null_values: list[str] | None = None,
+    max_bad_rows: int = 1000,
+    workers: int = 4,
+    fanout: Literal["local", "kubernetes"] = "local",
+    child_deployment: str = "load-csv-file/k8s",
+    max_db_writers: int | None = None,
+    prune: bool = True,
+) -> dict:
+    """Fetch the EPC release if it changed, then load its certificates and recommendations, each into its table.
+
+    Args:
+        to: Where the release is kept: a folder, or ``s3://bucket/prefix`` (credentials from the environment).
+        api_url: The EPC bulk-file API (a test server in tests).
+        certificates_table: Table for ``certificates-YYYY.csv``.
+        recommendations_table: Table for ``recommendations-YYYY.csv``.
+        null_values: Values that mean NULL besides the empty field; default ``["NO DATA!"]``.
+        max_bad_rows: A file with more bad rows fails whole.
+        workers: Files loaded at once (``local`` fan-out).
+        fanout: ``local`` (threads) or ``kubernetes`` (one child run, one pod, per file).
+        child_deployment: The per-file deployment ``kubernetes`` fan-out starts.
+        max_db_writers: Size of the writers' global concurrency limit; empty keeps it.
+        prune: Delete the rows of year files the release no longer has.
+    """
+    logger = get_run_logger()
+    fetched = fetch_release(to, api_url)
+    release = fetched.release or {}
+    tables = {"certificates": certificates_table, "recommendations": recommendations_table}
+    summaries = {}
+    for kind, glob in LOADS:
+        state = load_csv_folder(
+            table=tables[kind], src=fetched.location, glob=glob, null_values=null_values or ["NO DATA!"],
+            max_bad_rows=max_bad_rows, workers=workers, fanout=fanout, child_deployment=child_deployment,
+            max_db_writers=max_db_writers, prune=prune, return_state=True,
+        )
+        outcome = state.result(raise_on_failure=False)
+        summaries[kind] = getattr(outcome, "payload", outcome) if not isinstance(outcome, dict) else outcome
+        if not state.is_completed():
+            logger.error("%s: %s", tables[kind], state.message)
+    create_markdown_artifact(
+        key="epc-release",
+        markdown=_release_markdown(fetched, summaries, tables),
+        description=f"EPC release {release.get('lastUpdated', '?')}",
+    )
+    failed = [tables[kind] for kind, s in summaries.items() if not isinstance(s, dict) or s.get("exit_code")]
+    if failed:
+        raise RuntimeError(f"EPC release {release.get('lastUpdated', '?')}: loading {', '.join(failed)} failed; "
+                           "see their runs (each names every failed file and why)")
+    return {"release": release, "fetch": fetched.status, "location": fetched.location, "loads": summaries}
+
+
+def _release_markdown(fetched: FetchResult, summaries: dict, tables: dict[str, str]) -> str:
+    release = fetched.release or {}
+    lines = [
+        f"**EPC release {release.get('lastUpdated', '?')}** ({release.get('fileSize', fetched.size):,} bytes), "
+        f"{'downloaded' if fetched.status == 'downloaded' else 'already there'}: `{fetched.location}`",
+        "",
+        "| table | files loaded | skipped | failed | rows loaded | rows rejected |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, summary in summaries.items():
+        if isinstance(summary, dict):
+            lines.append(f"| {tables[kind]} | {summary.get('files_loaded', 0)} | {summary.get('files_skipped', 0)} | "
+                         f"{summary.get('files_failed', 0)} | {summary.get('rows_loaded', 0):,} | "
+                         f"{summary.get('rows_rejected', 0):,} |")
+        else:
+            lines.append(f"| {tables[kind]} | – | – | – | – | – |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sync_epc(to=os.environ.get("EPC_DIR", "./.epc"))
