@@ -143,6 +143,7 @@ def _open_url(url: str) -> BinaryIO:
 def _discover_remote(src: str, pattern: str) -> Discovery:
     fs, root = filesystem(src)
     shown = display(src)
+    fs.invalidate_cache()  # a long-lived worker must see this month's objects, not a listing cached last month
     try:
         info = fs.info(root)
         if info.get("type") == "directory":
