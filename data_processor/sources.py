@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -61,6 +62,8 @@ def display(url: str | os.PathLike[str]) -> str:
 
 def discover_source(src: str, pattern: str) -> Discovery:
     """Every file ``src`` holds whose key matches ``pattern``, sorted by key; see the module docstring."""
+    global _generation
+    _generation += 1
     pattern = pattern.strip().lstrip("/") or "**/*.csv"
     if is_remote(src):
         return _discover_remote(src, pattern)
@@ -80,7 +83,9 @@ def open_source(source: SourceFile | str | os.PathLike[str]) -> BinaryIO:
         return open(source, "rb")
     if source.member is None:
         return open(source.path, "rb") if source.url is None else _open_url(source.url)
-    archive = open(source.path, "rb") if source.url is None else _open_url(source.url)
+    if source.url is not None:
+        return _remote_archive(source.url).open(source.member)
+    archive = open(source.path, "rb")
     try:
         zip_file = zipfile.ZipFile(archive)
         member = zip_file.open(source.member)
@@ -88,6 +93,35 @@ def open_source(source: SourceFile | str | os.PathLike[str]) -> BinaryIO:
         archive.close()
         raise
     return Stream(member, zip_file, archive)
+
+
+_archives: dict[tuple[int, str], tuple[int, zipfile.ZipFile, BinaryIO]] = {}
+_generation = 0
+
+
+def _remote_archive(url: str) -> zipfile.ZipFile:
+    """The remote zip, its central directory read once per thread and run: a file is opened several times (hash,
+    scan, load), and each fresh open costs a few requests (size, end record, directory) before any data flows.
+
+    Per thread, because interleaved reads of two members through one object would keep refilling its read-ahead
+    buffer; per run (``discover_source`` starts a new generation), so next month's archive is never read through
+    last month's directory.
+    """
+    key = (threading.get_ident(), url)
+    cached = _archives.get(key)
+    if cached is not None and cached[0] == _generation:
+        return cached[1]
+    if cached is not None:
+        cached[1].close()
+        cached[2].close()
+    raw = _open_url(url)
+    try:
+        archive = zipfile.ZipFile(raw)
+    except BaseException:
+        raw.close()
+        raise
+    _archives[key] = (_generation, archive, raw)
+    return archive
 
 
 class Stream(io.BufferedIOBase):
