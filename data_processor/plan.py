@@ -45,6 +45,8 @@ class FileScan:
 
 def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | None) -> FileScan:
     """Fingerprint ``source``; unless the ledger says it is loaded unchanged, gather its column statistics."""
+    if listed_unchanged(source, entry):
+        return FileScan(FilePlan(source, CsvDialect(), entry.sha256 or "", (), (), "unchanged"))
     try:
         found = fingerprint(source)
     except OSError as exc:  # unreadable, or gzip.BadGzipFile
@@ -86,6 +88,15 @@ def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | N
     file_plan = FilePlan(source, dialect, found.sha256, tuple(header), tuple(names), state, found.has_nul)
     clean = not (ragged or repeated or undecodable or found.has_nul)
     return FileScan(replace(file_plan, rows=rows, clean=clean), rows, ragged + repeated, dict(zip(names, stats)))
+
+
+def listed_unchanged(source: SourceFile, entry: Entry | None) -> bool:
+    """The listing says the loaded content is still there (same size and ETag or zip CRC-32): no need to read it.
+
+    Only for objects and zip members (local files have no such tag); a load still records the sha256 it read.
+    """
+    return (entry is not None and entry.status == "loaded" and source.etag is not None
+            and (entry.size, entry.etag) == (source.size, source.etag))
 
 
 def _gather(path: SourceFile, dialect: CsvDialect, width: int, null_values: tuple[str, ...]) -> tuple:

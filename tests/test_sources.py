@@ -9,6 +9,7 @@ import io
 import zipfile
 
 import pytest
+import sqlalchemy as sa
 
 from conftest import cli, write
 from data_processor.errors import ConfigError
@@ -272,3 +273,57 @@ def test_the_current_release_zip_loads_by_header_name(db, tmp_path):
     assert towns and all(t == t.upper() for t in towns)  # never a constituency label from a moved column
     assert db.load(dump.archive, "certificates-*.csv", null_values=("NO DATA!",)).count("skipped") == summary.count(
         "loaded")
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgres"], indirect=True)
+def test_unchanged_members_and_objects_are_skipped_from_the_listing_without_reading(db, s3, tmp_path, monkeypatch):
+    """Same size and CRC-32 (zip member) or ETag (object) as the ledger recorded: no byte is read again."""
+    from data_processor import plan
+
+    archive = write(tmp_path / "domestic-csv.zip", sample_zip())
+    assert db.load(archive, "**/certificates-*.csv*").count("loaded") == 5
+    bucket = s3.bucket()
+    s3.put(bucket, "dump/a/certificates.csv", GOOD)
+    other = db.table
+    db.table = other + "_s3"
+    try:
+        assert db.load(f"s3://{bucket}/dump", "**/certificates.csv").count("loaded") == 1
+        etag = db.scalar("SELECT etag FROM data_processor_files WHERE table_name = :t", t=db.table)
+        assert etag and len(etag) >= 32  # the object's ETag (MD5 of a single-part upload)
+
+        def no_reading(*_args, **_kwargs):
+            raise AssertionError("an unchanged file was read")
+
+        monkeypatch.setattr(plan, "fingerprint", no_reading)
+        assert db.load(f"s3://{bucket}/dump", "**/certificates.csv").count("skipped") == 1
+    finally:
+        with db.engine.begin() as conn:  # the fixture cleans up only its own table
+            for name in (db.table, db.table + "_rejects"):
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS {db.q(name)}"))
+            conn.execute(sa.text("DELETE FROM data_processor_files WHERE table_name = :t"), {"t": db.table})
+            conn.execute(sa.text("DELETE FROM data_processor_columns WHERE table_name = :t"), {"t": db.table})
+        db.table = other
+    assert db.load(archive, "**/certificates-*.csv*").count("skipped") == 5
+    monkeypatch.undo()
+    changed = make_zip({"certificates-2019.csv": GOOD.replace("ok", "OK")})  # same size, other CRC
+    write(archive, changed)
+    third = db.load(archive, "**/certificates-*.csv*")
+    assert [(r.key, r.status) for r in third.results] == [("certificates-2019.csv", "loaded")]
+    keys = db.rows("SELECT file_key, etag FROM data_processor_files WHERE table_name = :t AND file_key = "
+                   "'certificates-2019.csv'", t=db.table)
+    with zipfile.ZipFile(archive) as z:
+        assert keys == [("certificates-2019.csv", f"crc32:{z.getinfo('certificates-2019.csv').CRC:08x}")]
+
+
+def test_a_ledger_from_before_gets_its_etag_column(sqlite_db, src):
+    from data_processor import ledger
+
+    write(src / "a.csv", GOOD)
+    assert sqlite_db.load(src).count("loaded") == 1
+    with sqlite_db.engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE data_processor_files DROP COLUMN etag"))
+    assert ledger.entries(sqlite_db.engine, sqlite_db.table)["a.csv"].etag is None  # readable as it is
+    assert ledger.status_rows(sqlite_db.engine, sqlite_db.table)
+    assert sqlite_db.load(src).count("skipped") == 1  # the run adds the column
+    ledger.ensure_tables(sqlite_db.engine)  # and again: nothing to do
+    assert "etag" in {c["name"] for c in sa.inspect(sqlite_db.engine).get_columns("data_processor_files")}
