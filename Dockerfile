@@ -32,7 +32,7 @@ WORKDIR /src
 COPY requirements.lock pyproject.toml ./
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv pip install --python /opt/venv/bin/python --constraint requirements.lock \
-        --requirement pyproject.toml --extra postgres --extra mariadb --extra flows
+        --requirement pyproject.toml --extra postgres --extra mariadb --extra s3 --extra flows
 
 # Then the project itself (its dependencies are already there).
 COPY data_processor/ data_processor/

@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := .sample/epc
+SAMPLE_CURRENT := .sample/epc-current
 DEST ?= sqlite:///data_processor.db
 IMAGE ?= data-processor:dev
 
@@ -22,9 +23,22 @@ venv: $(BIN)/data-processor ## Create .venv/ with the pinned dependencies
 $(SAMPLE): | $(BIN)/data-processor
 	$(BIN)/python -m data_processor.sample_data $(SAMPLE) --mb 20 --seed 1
 
-run: $(BIN)/data-processor $(SAMPLE) ## Run the Prefect flow on the EPC-like sample into SQLite (data_processor.db)
-	$(BIN)/data-processor flow --src $(SAMPLE) --glob '**/certificates.csv' --dest $(DEST) --table certificates --null-values 'NO DATA!'
-	$(BIN)/data-processor flow --src $(SAMPLE) --glob '**/recommendations.csv' --dest $(DEST) --table recommendations
+$(SAMPLE_CURRENT)/domestic-csv.zip: | $(BIN)/data-processor
+	$(BIN)/python -m data_processor.sample_data $(SAMPLE_CURRENT) --layout current --zip --mb 20 --seed 1
+
+ifeq ($(LAYOUT),current)
+RUN_SRC := $(SAMPLE_CURRENT)/domestic-csv.zip
+CERTIFICATES := certificates-*.csv
+RECOMMENDATIONS := recommendations-*.csv
+else
+RUN_SRC := $(SAMPLE)
+CERTIFICATES := **/certificates.csv
+RECOMMENDATIONS := **/recommendations.csv
+endif
+
+run: $(BIN)/data-processor $(RUN_SRC) ## Run the Prefect flow on the EPC-like sample into SQLite (LAYOUT=current: the per-year zip)
+	$(BIN)/data-processor flow --src $(RUN_SRC) --glob '$(CERTIFICATES)' --dest $(DEST) --table certificates --null-values 'NO DATA!'
+	$(BIN)/data-processor flow --src $(RUN_SRC) --glob '$(RECOMMENDATIONS)' --dest $(DEST) --table recommendations
 	$(BIN)/data-processor status --dest $(DEST) --table certificates
 
 test: $(BIN)/data-processor ## Run the tests (real PostgreSQL, MariaDB, SQLite and Prefect server; offline Helm/k8s checks)

@@ -18,9 +18,14 @@ Each method runs as its own process tree, started through a tiny launcher that r
 all processes of the run every 0.1 s, which is what a multi-worker run really costs (shared pages are counted
 once per process, so it overstates a little). Database server memory is not counted for any method.
 
+``--sources`` loads the same dump from a local folder, a local zip of it and that zip on a local S3 server (moto),
+side by side, and compares two ways of reading zip members from the store (``bench/sources.py``);
+``--member-mb N`` adds the peak RSS of one worker streaming one N MB member from the zip on S3.
+
 Not a test: a shared 2-core machine is noisy; use ``--repeat`` for medians. Example:
 
     python bench/benchmark.py --mb 200 --workers 2,1 --single-file-mb 500
+    python bench/benchmark.py --mb 200 --workers 2 --methods tool --sources --member-mb 1000
 """
 
 from __future__ import annotations
@@ -211,7 +216,7 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run_tool(url: str, engine: sa.Engine, src: Path, table: str, workers: int) -> Measurement:
+def run_tool(url: str, engine: sa.Engine, src: Path | str, table: str, workers: int) -> Measurement:
     drop_tool_tables(engine, table)
     result = measure([sys.executable, "-m", "data_processor", "load", "--src", str(src),
                       "--glob", "**/certificates.csv", "--dest", url, "--table", table,
@@ -300,6 +305,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--single-file-mb", type=float, default=0,
                         help="also load ONE certificates.csv of this size with 1 worker (memory vs file size)")
     parser.add_argument("--keep", action="store_true", help="keep the generated data and the bench_* tables")
+    parser.add_argument("--sources", action="store_true",
+                        help="also load the dump from a local zip and from that zip on a local S3 server (moto)")
+    parser.add_argument("--member-mb", type=float, default=0,
+                        help="with --sources: also stream ONE member of this size from the zip on S3 (peak RSS)")
     args = parser.parse_args(argv)
     args.methods = {m.strip() for m in args.methods.split(",") if m.strip()}
     unknown = args.methods - {"tool", "psql", "pandas"}
@@ -381,6 +390,9 @@ def _benchmark(args: argparse.Namespace, engine: sa.Engine, scratch: Path) -> in
         record(f"data-processor load --workers 1, ONE {big_mb:.0f} MB file",
                [run_tool(args.dest, engine, single.root, SINGLE_TABLE, 1) for _ in range(args.repeat)], big_mb)
 
+    if args.sources and "tool" in args.methods and not missing:
+        failed |= _sources(args, engine, scratch, data, size_mb)
+
     baseline_rate = next((size / m.seconds for name, (m, size) in results.items()
                           if name.startswith("psql") and not m.error), None)
     print(f"\n{size_mb:.0f} MB of certificates.csv in {len(files)} files (92 columns), PostgreSQL at "
@@ -389,6 +401,49 @@ def _benchmark(args: argparse.Namespace, engine: sa.Engine, scratch: Path) -> in
     if missing:
         print(f"\ndata-processor: not measured: {missing}")
     return 1 if failed else 0
+
+
+def _sources(args: argparse.Namespace, engine: sa.Engine, scratch: Path, data: Path, size_mb: float) -> bool:
+    """The same dump from a local folder, a local zip and the zip on S3; returns True if any load failed."""
+    import sources as bench_sources
+
+    server, _ = bench_sources.start_s3()
+    try:
+        workers = args.workers[0]
+        archive = bench_sources.zip_folder(data, "**/certificates.csv", scratch / "domestic-csv.zip")
+        remote = bench_sources.upload(archive, "epc/domestic-csv.zip")
+        print(f"zipped {size_mb:.0f} MB into {archive.stat().st_size / 1e6:.0f} MB; uploaded to {remote}", flush=True)
+        rows: dict[str, Measurement] = {}
+        for name, src in (("local folder", data), ("local zip", archive), ("zip on S3 (moto, loopback)", remote)):
+            rows[name] = median([run_tool(args.dest, engine, src, TOOL_TABLE, workers) for _ in range(args.repeat)])
+            print(f"  {name}: {rows[name].seconds:.1f} s", flush=True)
+        if args.member_mb:
+            single = generate_epc_dump(scratch / "member", args.member_mb / CERTIFICATE_SHARE, authorities=1,
+                                       seed=args.seed + 2)
+            big_archive = bench_sources.zip_folder(single.root, "**/certificates.csv", scratch / "one-member.zip")
+            big_remote = bench_sources.upload(big_archive, "epc/one-member.zip")
+            big_mb = single.files[0].stat().st_size / 1e6
+            for name, src in ((f"ONE {big_mb:.0f} MB file, local folder, 1 worker", single.root),
+                              (f"ONE {big_mb:.0f} MB member, zip on S3, 1 worker", big_remote)):
+                rows[name] = median([run_tool(args.dest, engine, src, SINGLE_TABLE, 1) for _ in range(args.repeat)])
+                print(f"  {name}: {rows[name].seconds:.1f} s", flush=True)
+        readers = bench_sources.compare_zip_readers(remote, repeat=max(3, args.repeat))
+    finally:
+        server.stop()
+    local = rows["local folder"]
+    print(f"\nSources: {size_mb:.0f} MB of certificates.csv, --workers {workers} (1 for the single member), "
+          f"median of {args.repeat} run(s)\n")
+    print("| source | seconds | × local folder time | peak RSS MB | tree RSS MB | rows |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, m in rows.items():
+        ratio = f"{m.seconds / local.seconds:.2f}×" if not name.startswith("ONE") else "-"
+        rows_text = f"{m.rows:,}" if m.rows is not None else "-"
+        error = f" **FAILED**: {m.error}" if m.error else ""
+        print(f"| {name}{error} | {m.seconds:.2f} | {ratio} | {m.peak_rss_mb:.0f} | {m.tree_rss_mb:.0f} | {rows_text} |")
+    print("\n| reading every member of the zip on S3 | seconds | MB/s (inflated) |\n|---|---:|---:|")
+    for name, seconds, rate in readers:
+        print(f"| {name} | {seconds:.2f} | {rate:.0f} |")
+    return any(m.error for m in rows.values())
 
 
 if __name__ == "__main__":

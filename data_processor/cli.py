@@ -26,9 +26,10 @@ def source_options(function: Callable) -> Callable:
     """The options shared by ``load`` and ``plan``; each falls back to the original script's environment variable."""
     options = [
         click.option("--src", envvar="SRC_DATA_FOLDER", default=".", show_default=True, show_envvar=True,
-                     type=click.Path(file_okay=False), help="Folder to search for files."),
+                     help="Where the files are: a folder, s3://bucket/prefix (or gs://, az://), https://…/file, "
+                     "or a zip archive, local or remote, read as if it were the folder (members never extracted)."),
         click.option("--glob", "pattern", envvar="SRC_FILE_NAME", default="**/*.csv", show_default=True,
-                     show_envvar=True, help="Which files, relative to --src. ** spans folders; "
+                     show_envvar=True, help="Which files, relative to --src (the prefix, or inside the zip). ** spans folders; "
                      "{a,b} alternatives; .csv.gz files are decompressed."),
         click.option("--dest", envvar="DEST_SQL", default=DEFAULT_DEST, show_default=True, show_envvar=True,
                      help="SQLAlchemy URL: postgresql://user@host/db, mysql://user@host/db or sqlite:///file.db."),

@@ -60,14 +60,14 @@ def discover(src: str | os.PathLike[str], pattern: str) -> Discovery:
         dirnames.sort()
         for name in dirnames:
             rel = _rel(root, os.path.join(dirpath, name))
-            if _matches(rel, pattern):
-                problems.append(Problem(_printable(rel), "matches the glob but is a folder; skipped", fatal=False))
+            if matches(rel, pattern):
+                problems.append(Problem(file_key(rel), "matches the glob but is a folder; skipped", fatal=False))
         candidates.extend(_rel(root, os.path.join(dirpath, name)) for name in filenames)
 
     files: list[SourceFile] = []
     seen_files: dict[tuple[int, int], str] = {}
-    for rel in sorted(k for k in candidates if _matches(k, pattern)):
-        path, key = root / rel, _printable(rel)
+    for rel in sorted(k for k in candidates if matches(k, pattern)):
+        path, key = root / rel, file_key(rel)
         try:
             st = os.stat(path)
         except OSError as exc:
@@ -88,11 +88,11 @@ def discover(src: str | os.PathLike[str], pattern: str) -> Discovery:
     return Discovery(files=files, problems=problems)
 
 
-def _matches(key: str, pattern: str) -> bool:
+def matches(key: str, pattern: str) -> bool:
     return wcglob.globmatch(key, pattern, flags=GLOB_FLAGS)
 
 
-def _printable(rel: str) -> str:
+def file_key(rel: str) -> str:
     """A name that is not valid UTF-8 (a zip made on Windows) as text any database stores: bad bytes as \\xNN."""
     return os.fsencode(rel).decode("utf-8", errors="backslashreplace")
 

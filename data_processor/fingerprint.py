@@ -20,6 +20,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .sources import Stream, open_source
+from .types import SourceFile
+
+Source = SourceFile | Path
+"""A file to read: a SourceFile (local, object or zip member) or a plain local path."""
+
 GZIP_MAGIC = b"\x1f\x8b"
 _BLOCK = 1 << 20
 _MULTIBYTE_UTF8 = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
@@ -39,22 +45,22 @@ class Fingerprint:
     closed and would swallow the rest of the file; the scan tells which."""
 
 
-def is_gzip(path: Path) -> bool:
-    with open(path, "rb") as f:
+def is_gzip(path: Source) -> bool:
+    with open_source(path) as f:
         return f.read(2) == GZIP_MAGIC
 
 
-def open_raw(path: Path, compression: str | None, witness: Witness | None = None):
+def open_raw(path: Source, compression: str | None, witness: Witness | None = None):
     """The file's content bytes, decompressed when needed (detected by magic bytes, never by name).
 
     With a ``witness``, every byte read from disk is also hashed, so the caller can prove afterwards that the bytes
     it loaded are the bytes it planned for (a file rewritten during the load would otherwise end up half old, half
     new in the table).
     """
-    raw = open(path, "rb")
+    raw = open_source(path)
     if witness is not None:
         raw = witness.watch(raw)
-    return gzip.GzipFile(fileobj=raw, mode="rb") if compression == "gzip" else raw
+    return Stream(gzip.GzipFile(fileobj=raw, mode="rb"), raw) if compression == "gzip" else raw
 
 
 class Witness:
@@ -111,7 +117,7 @@ class _Hashing(io.RawIOBase):
         super().close()
 
 
-def fingerprint(path: Path) -> Fingerprint:
+def fingerprint(path: Source) -> Fingerprint:
     """Identity and reading facts of a file, in one pass: the sha256 is taken of the same bytes the checks read."""
     compression = "gzip" if is_gzip(path) else None
     witness = Witness()

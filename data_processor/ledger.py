@@ -26,6 +26,7 @@ files = sa.Table(
     sa.Column("status", sa.String(16), nullable=False, comment="new, loaded or failed"),
     sa.Column("size", sa.BigInteger),
     sa.Column("sha256", sa.String(64)),
+    sa.Column("etag", sa.String(128), comment="listing metadata of the loaded content: object ETag, zip CRC-32"),
     sa.Column("encoding", sa.String(32)),
     sa.Column("delimiter", sa.String(4)),
     sa.Column("rows_read", sa.BigInteger),
@@ -58,6 +59,7 @@ class Entry:
     size: int | None
     sha256: str | None
     rows_loaded: int | None = None
+    etag: str | None = None
 
 
 def now() -> dt.datetime:
@@ -66,17 +68,34 @@ def now() -> dt.datetime:
 
 def ensure_tables(engine: sa.Engine) -> None:
     metadata.create_all(engine, checkfirst=True)
+    if not _has_etag(engine):  # a ledger from before sources beyond a folder: add the column, once
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f"ALTER TABLE {files.name} ADD COLUMN etag VARCHAR(128)"))
+        except sa.exc.DBAPIError:
+            if not _has_etag(engine):  # not another run adding it at the same moment
+                raise
+
+
+def _has_etag(engine: sa.Engine) -> bool:
+    return any(c["name"] == "etag" for c in sa.inspect(engine).get_columns(files.name))
+
+
+def _readable(engine: sa.Engine) -> list[sa.Column]:
+    """The ledger's columns as this database has them (``status`` may read a ledger not yet given ``etag``)."""
+    return [c for c in files.c if c.name != "etag" or _has_etag(engine)]
 
 
 def entries(engine: sa.Engine, table: str) -> dict[str, Entry]:
     """What the ledger knows of every file of ``table``, by key (empty before the first run)."""
     if not sa.inspect(engine).has_table(files.name):
         return {}
+    etag = files.c.etag if _has_etag(engine) else sa.null().label("etag")
     query = sa.select(
-        files.c.file_key, files.c.id, files.c.status, files.c.size, files.c.sha256, files.c.rows_loaded
+        files.c.file_key, files.c.id, files.c.status, files.c.size, files.c.sha256, files.c.rows_loaded, etag
     ).where(files.c.table_name == table)
     with engine.connect() as conn:
-        return {row.file_key: Entry(row.id, row.status, row.size, row.sha256, row.rows_loaded)
+        return {row.file_key: Entry(row.id, row.status, row.size, row.sha256, row.rows_loaded, row.etag)
                 for row in conn.execute(query)}
 
 
@@ -130,6 +149,7 @@ def record_loaded(conn: sa.Connection, file_id: int, file: FilePlan, result: Loa
             status="loaded",
             size=file.source.size,
             sha256=file.sha256,
+            etag=file.source.etag,
             encoding=file.dialect.encoding,
             delimiter=file.dialect.delimiter,
             rows_read=result.rows_read,
@@ -151,7 +171,7 @@ def record_failed(engine: sa.Engine, file_id: int, error: str, run_id: str) -> N
 
 def recorded(engine: sa.Engine, table: str, key: str) -> sa.Row | None:
     """The file's ledger row: how a load that ran elsewhere (another pod) ended."""
-    query = sa.select(files).where((files.c.table_name == table) & (files.c.file_key == key))
+    query = sa.select(*_readable(engine)).where((files.c.table_name == table) & (files.c.file_key == key))
     with engine.connect() as conn:
         return conn.execute(query).first()
 
@@ -159,7 +179,7 @@ def recorded(engine: sa.Engine, table: str, key: str) -> sa.Row | None:
 def status_rows(engine: sa.Engine, table: str | None) -> list[sa.Row]:
     if not sa.inspect(engine).has_table(files.name):
         return []
-    query = sa.select(files).order_by(files.c.table_name, files.c.file_key)
+    query = sa.select(*_readable(engine)).order_by(files.c.table_name, files.c.file_key)
     if table:
         query = query.where(files.c.table_name == table)
     with engine.connect() as conn:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zipfile
 from types import ModuleType
 
 import pyarrow as pa
@@ -74,6 +75,8 @@ def _load_file(engine: sa.Engine, writer: ModuleType, plan: LoadPlan, file: File
         error = f"{file.source.key}: {translated}"
     except OSError as exc:
         error = f"{file.source.key}: cannot read: {exc.strerror or exc}"
+    except zipfile.BadZipFile as exc:  # a zip member whose CRC-32 is wrong
+        error = f"{file.source.key}: cannot read: corrupt zip member ({exc})"
     except pa.ArrowException as exc:
         error = f"{file.source.key}: cannot parse as CSV: {exc}"
     try:
@@ -123,7 +126,7 @@ def _load_in_transaction(
         repeated.append(("", REPEATED_HEADER))
 
     witness = Witness()
-    batches = iter_batches(file.source.path, file.dialect, len(file.columns), plan.null_values, on_ragged,
+    batches = iter_batches(file.source, file.dialect, len(file.columns), plan.null_values, on_ragged,
                            on_repeated_header, witness)
     for batch in batches:
         read += batch.num_rows
@@ -165,7 +168,7 @@ def _copy_whole_file(conn: sa.Connection, writer: ModuleType, table: sa.Table, f
     savepoint = conn.begin_nested()
     witness = Witness()
     try:
-        with open_raw(file.source.path, file.dialect.compression, witness) as stream:
+        with open_raw(file.source, file.dialect.compression, witness) as stream:
             copied = writer.copy_file(conn, table, file, file_id, stream)
     except RowsRefused:
         copied = None
@@ -223,7 +226,7 @@ def _locate(
         return []
     witness = Witness()
     good_at, ragged_at, repeated_at = locate_rows(
-        file.source.path, file.dialect, len(file.columns), set(bad_rows), set(range(len(ragged))),
+        file.source, file.dialect, len(file.columns), set(bad_rows), set(range(len(ragged))),
         set(range(len(repeated))), witness,
     )
     _check_unchanged(file, witness)

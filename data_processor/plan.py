@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import zlib
+import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -44,12 +45,16 @@ class FileScan:
 
 def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | None) -> FileScan:
     """Fingerprint ``source``; unless the ledger says it is loaded unchanged, gather its column statistics."""
+    if listed_unchanged(source, entry):
+        return FileScan(FilePlan(source, CsvDialect(), entry.sha256 or "", (), (), "unchanged"))
     try:
-        found = fingerprint(source.path)
+        found = fingerprint(source)
     except OSError as exc:  # unreadable, or gzip.BadGzipFile
         raise InputError(source.key, f"cannot read: {exc.strerror or exc}") from None
     except (EOFError, zlib.error) as exc:
         raise InputError(source.key, f"cannot read: corrupt or truncated gzip ({exc})") from None
+    except zipfile.BadZipFile as exc:  # a zip member whose CRC-32 or header is wrong
+        raise InputError(source.key, f"cannot read: corrupt zip member ({exc})") from None
     source = replace(source, size=found.size)
     dialect = CsvDialect(encoding=found.encoding, compression=found.compression)
     unchanged = entry is not None and entry.status == "loaded" and (entry.size, entry.sha256) == (
@@ -58,7 +63,7 @@ def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | N
     if unchanged:
         return FileScan(FilePlan(source, dialect, found.sha256, (), (), "unchanged", found.has_nul))
     try:
-        delimiter, header = read_header(source.path, dialect)
+        delimiter, header = read_header(source, dialect)
     except (OSError, EOFError) as exc:
         raise InputError(source.key, f"cannot read: {exc}") from None
     except (ValueError, pa.ArrowInvalid) as exc:
@@ -67,14 +72,14 @@ def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | N
         raise InputError(source.key, "no header row (the file is empty, or its first line has no column names)",
                          line=1)
     dialect = replace(dialect, delimiter=delimiter)
-    if found.odd_quotes and (line := unclosed_quote_line(source.path, dialect)):
+    if found.odd_quotes and (line := unclosed_quote_line(source, dialect)):
         raise InputError(source.key, "a quoted field opens on this line and is never closed, so it would swallow "
                          "every later line; close the quote or remove the stray one", line=line)
     names = column_names(header, NAME_BYTES)
     for block_size in (None, *LONG_ROW_BLOCK_SIZES):
         dialect = replace(dialect, block_size=block_size)
         try:
-            rows, ragged, repeated, undecodable, stats = _gather(source.path, dialect, len(names), null_values)
+            rows, ragged, repeated, undecodable, stats = _gather(source, dialect, len(names), null_values)
             break
         except Exception as exc:  # pyarrow reports parse failures as ArrowInvalid with the byte position
             if "straddling object" in str(exc) and block_size != LONG_ROW_BLOCK_SIZES[-1]:
@@ -85,7 +90,16 @@ def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | N
     return FileScan(replace(file_plan, rows=rows, clean=clean), rows, ragged + repeated, dict(zip(names, stats)))
 
 
-def _gather(path: Path, dialect: CsvDialect, width: int, null_values: tuple[str, ...]) -> tuple:
+def listed_unchanged(source: SourceFile, entry: Entry | None) -> bool:
+    """The listing says the loaded content is still there (same size and ETag or zip CRC-32): no need to read it.
+
+    Only for objects and zip members (local files have no such tag); a load still records the sha256 it read.
+    """
+    return (entry is not None and entry.status == "loaded" and source.etag is not None
+            and (entry.size, entry.etag) == (source.size, source.etag))
+
+
+def _gather(path: SourceFile, dialect: CsvDialect, width: int, null_values: tuple[str, ...]) -> tuple:
     """Rows, ragged rows, copies of the header, undecodable rows and each column's statistics, in one pass."""
     stats = [infer.ColumnStats()] * width
     rows = ragged = repeated = undecodable = 0

@@ -25,11 +25,12 @@ import sqlalchemy as sa
 
 from . import ddl, ledger, rejects
 from .db import check_connection, make_engine
-from .discover import Discovery, Problem, discover
+from .discover import Discovery, Problem
 from .errors import ConfigError, DataProcessorError, NoFilesMatched, TransientDatabaseError, WorkerDied
 from .load import load_file, remove_file
 from .plan import FileScan, build_plan, check_table_name, check_width, read_schema_file, scan_file
 from .text import plural
+from .sources import discover_source, display
 from .types import FilePlan, LoadPlan, LoadResult
 
 log = logging.getLogger(__name__)
@@ -137,9 +138,9 @@ def prepare(options: LoadOptions, progress: Progress = _quiet, apply_ddl: bool =
 
 
 def _discover(options: LoadOptions) -> Discovery:
-    found = discover(options.src, options.glob)
+    found = discover_source(options.src, options.glob)
     if not found.files and not any(p.fatal for p in found.problems):
-        raise NoFilesMatched(options.src, options.glob)
+        raise NoFilesMatched(display(options.src), options.glob)
     return found
 
 

@@ -175,6 +175,8 @@ class GeneratedDump:
     certificate_rows: int
     recommendation_rows: int
     total_bytes: int
+    archive: Path | None = None
+    """The zip holding ``files`` (the current layout with ``--zip``)."""
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -455,6 +457,14 @@ def _key_suffix(numbers: np.ndarray) -> np.ndarray:
 def _certificate_chunk(rng: np.random.Generator, n: int, first_number: int, authority: Authority | None,
                        postcodes: np.ndarray, dec: _Decimals) -> tuple[list[str], np.ndarray]:
     """``n`` CSV lines (without line ends) and their LMK_KEYs, for one authority (None: the unknown folder)."""
+    c = certificate_values(rng, n, first_number, authority, postcodes, dec)
+    columns = [c[name].tolist() for name in CERTIFICATE_COLUMNS]
+    return list(map(",".join, zip(*columns))), c["LMK_KEY"]
+
+
+def certificate_values(rng: np.random.Generator, n: int, first_number: int, authority: Authority | None,
+                       postcodes: np.ndarray, dec: _Decimals) -> dict[str, np.ndarray]:
+    """``n`` certificates as CSV-ready values by column (``CERTIFICATE_COLUMNS``), for one authority."""
     c: dict[str, np.ndarray] = {}
 
     # Dates first: LMK_KEY embeds the lodgement timestamp, as the Landmark keys do.
@@ -614,9 +624,7 @@ def _certificate_chunk(rng: np.random.Generator, n: int, first_number: int, auth
     has_uprn = rng.random(n) >= 0.08
     c["UPRN"] = _where(has_uprn, rng.integers(100_000_000_000, 1_000_000_000_000, n).astype(str), "")
     c["UPRN_SOURCE"] = _where(has_uprn, UPRN_SOURCE.draw(rng, n), "")
-
-    columns = [c[name].tolist() for name in CERTIFICATE_COLUMNS]
-    return list(map(",".join, zip(*columns))), keys
+    return c
 
 
 _IMPROVEMENT_CUMULATIVE = np.cumsum(IMPROVEMENT_WEIGHTS / IMPROVEMENT_WEIGHTS.sum())
@@ -723,14 +731,30 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"number of local-authority folders, 1..{MAX_AUTHORITIES} "
                         "(default: about one per 10 MB, at least 3)")
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    parser.add_argument("--layout", choices=("legacy", "current"), default="legacy",
+                        help="legacy: one folder per local authority, upper-case headers, LMK_KEY (default); "
+                        "current: the service's per-year certificates-YYYY.csv and recommendations-YYYY.csv, "
+                        "lower-case headers, certificate_number")
+    parser.add_argument("--zip", action="store_true",
+                        help="with --layout current: also write DEST/domestic-csv.zip holding the files")
     args = parser.parse_args(argv)
+    if args.zip and args.layout != "current":
+        parser.error("--zip needs --layout current")
     started = time.perf_counter()
     try:
-        dump = generate_epc_dump(args.dest, args.mb, authorities=args.authorities, seed=args.seed)
+        if args.layout == "current":
+            from .sample_current import generate_current_dump
+
+            dump = generate_current_dump(args.dest, args.mb, authorities=args.authorities, seed=args.seed,
+                                         archive=args.zip)
+        else:
+            dump = generate_epc_dump(args.dest, args.mb, authorities=args.authorities, seed=args.seed)
     except ValueError as exc:
         parser.error(str(exc))
     seconds = time.perf_counter() - started
-    print(f"wrote {dump.total_bytes / 1e6:.1f} MB in {len(dump.files) // 2} folders under {dump.root}: "
+    where = f"{len(dump.files) // 2} years" if args.layout == "current" else f"{len(dump.files) // 2} folders"
+    print(f"wrote {dump.total_bytes / 1e6:.1f} MB in {where} under {dump.root}"
+          f"{f' (and {dump.archive.name})' if dump.archive else ''}: "
           f"{dump.certificate_rows:,} certificates, {dump.recommendation_rows:,} recommendations "
           f"({seconds:.1f} s, {dump.total_bytes / 1e6 / max(seconds, 1e-9):.0f} MB/s)")
     return 0

@@ -25,11 +25,19 @@ FILE_ID_COLUMN = "_file_id"
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A file the glob matched. ``key`` (path relative to the source folder) identifies it across runs and machines."""
+    """A file the glob matched. ``key`` (path relative to the source folder, the prefix or the archive) identifies
+    it across runs and machines; ``sources.open_source`` opens it."""
 
-    path: Path
+    path: Path | None
+    """The local file (or the local zip archive holding ``member``); None for an object in a store."""
     key: str
     size: int
+    url: str | None = None
+    """The object (``s3://…``, ``https://…``), or the remote zip archive holding ``member``."""
+    member: str | None = None
+    """The member's name when the file is inside a zip archive."""
+    etag: str | None = None
+    """Listing metadata that changes with the content: the object's ETag or mtime, the member's CRC-32."""
 
 
 @dataclass(frozen=True)

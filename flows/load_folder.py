@@ -38,6 +38,7 @@ from data_processor.run import (
 )
 from data_processor.text import plural, printable
 from data_processor.types import FilePlan, LoadResult
+from data_processor.sources import display
 from flows.report import ProgressArtifact, ScanLog, failure_message, publish
 from flows.tasks import FileLoadFailed, load_file_task
 
@@ -123,8 +124,10 @@ def load_csv_folder(
 
     Args:
         table: Target table, created or widened as the files need.
-        src: Folder to search (in Kubernetes, the data volume's mount path).
-        glob: Which files, relative to ``src``; ``**`` spans folders.
+        src: Where the files are: a folder (in Kubernetes, the data volume's mount path), ``s3://bucket/prefix``,
+            ``https://…``, or a zip archive (local or remote) read as if it were the folder. Credentials come from
+            the environment (``AWS_*``, a profile, pod identity), never from this parameter.
+        glob: Which files, relative to ``src`` (the prefix, or inside the zip); ``**`` spans folders.
         dest: SQLAlchemy URL. Leave empty to read ``DEST_SQL`` from the environment (a Kubernetes Secret), so
             no password is stored with the run's parameters.
         workers: Files loaded at once in ``local`` mode (SQLite: always one).
@@ -145,7 +148,7 @@ def load_csv_folder(
     options = LoadOptions(src=src, glob=glob, dest=dest_url, table=table, workers=workers, schema_file=schema_file,
                           max_bad_rows=max_bad_rows, null_values=tuple(null_values or ()),
                           lock_timeout=lock_timeout, run_id=run_id, prune=prune)
-    logger.info("loading %s from %s/%s into %s (%s fan-out)", table, src, glob, masked(dest_url), fanout)
+    logger.info("loading %s from %s/%s into %s (%s fan-out)", table, display(src), glob, masked(dest_url), fanout)
     if dest and masked(dest) != dest:
         logger.warning("the dest parameter holds a password, and Prefect stores parameters with the run: "
                        "give the URL as DEST_SQL in the environment (a Kubernetes Secret) instead")

@@ -115,3 +115,56 @@ def prefect_api(tmp_path_factory):
     with temporary_settings({PREFECT_HOME: str(tmp_path_factory.mktemp("prefect-home"))}):
         with prefect_test_harness(server_startup_timeout=60):
             yield PREFECT_API_URL.value()
+
+
+@dataclass
+class ObjectStore:
+    """A real S3 API (moto's server over HTTP on loopback); the process environment points boto at it."""
+
+    endpoint: str
+
+    def client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint)
+
+    def bucket(self) -> str:
+        """A new, empty bucket for one test."""
+        name = f"b-{uuid.uuid4().hex[:12]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def put(self, bucket: str, key: str, content: str | bytes) -> str:
+        """Upload ``content``; returns its ``s3://`` URL."""
+        self.client().put_object(Bucket=bucket, Key=key, Body=content.encode() if isinstance(content, str) else content)
+        return f"s3://{bucket}/{key}"
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """One S3-compatible server for the session, reached the standard way: AWS_ENDPOINT_URL and dummy keys in the
+    environment (so the CLI in a subprocess and spawned workers reach it too); no in-process patching."""
+    import logging
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    settings = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    try:
+        yield ObjectStore(settings["AWS_ENDPOINT_URL"])
+    finally:
+        server.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
