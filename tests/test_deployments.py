@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -27,6 +28,8 @@ def prefect(*args: str, api: str, cwd: Path = ROOT, env: dict | None = None) -> 
 def deployed(prefect_api):
     prefect("work-pool", "create", "data-processor-k8s", "--type", "kubernetes",
             "--base-job-template", "k8s/base-job-template.json", "--overwrite", api=prefect_api)
+    prefect("work-pool", "create", "data-processor-k8s-s3", "--type", "kubernetes",
+            "--base-job-template", "k8s/base-job-template-object-storage.json", "--overwrite", api=prefect_api)
     prefect("work-pool", "create", "data-processor-local", "--type", "process", "--overwrite", api=prefect_api)
     prefect("--no-prompt", "deploy", "--all", api=prefect_api)
     with get_client(sync_client=True) as client:
@@ -49,6 +52,18 @@ def test_the_parents_run_quarterly_in_london_on_their_own_queue(deployed):
         assert "dest" not in d.parameters  # the URL comes from the pod's Secret, never from run parameters
         assert d.pull_steps == [{"prefect.deployments.steps.set_working_directory":
                                  {"directory": "/opt/data-processor"}}]
+
+
+def test_the_epc_sync_runs_monthly_in_london_from_object_storage(deployed):
+    deployments, _ = deployed
+    sync = deployments["epc-monthly"]
+    (schedule,) = sync.schedules
+    assert schedule.schedule.cron == "0 6 2 * *" and schedule.schedule.timezone == "Europe/London"
+    assert sync.work_pool_name == "data-processor-k8s-s3" and sync.work_queue_name == "parents"
+    assert sync.parameters["to"].startswith("s3://") and "token" not in json.dumps(sync.parameters).lower()
+    child = deployments["k8s-s3"]
+    assert sync.parameters["child_deployment"] == f"load-csv-file/{child.name}"
+    assert child.work_pool_name == "data-processor-k8s-s3" and child.work_queue_name == "files"
 
 
 def test_the_child_is_capped_and_enqueues_on_its_own_queue(deployed):
