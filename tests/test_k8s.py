@@ -488,7 +488,7 @@ def test_secret_example_has_the_storage_secret_the_object_storage_jobs_read(obje
     secret = find("Secret", variables["storage_secret_name"]["default"])
     assert secret["metadata"]["namespace"] == variables["namespace"]["default"]
     assert set(secret["stringData"]) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
-                                         "AWS_ENDPOINT_URL"}
+                                         "AWS_ENDPOINT_URL", "EPC_API_TOKEN"}  # the token: epc-monthly's fetch
 
 
 # --- log shipping (Fluent Bit) ----------------------------------------------------------------------------------------
