@@ -4,7 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := .sample/epc
 SAMPLE_CURRENT := .sample/epc-current
-DEST ?= sqlite:///data_processor.db
 IMAGE ?= data-processor:dev
 
 .DEFAULT_GOAL := help
@@ -27,10 +26,12 @@ $(SAMPLE_CURRENT)/domestic-csv.zip: | $(BIN)/data-processor
 	$(BIN)/python -m data_processor.sample_data $(SAMPLE_CURRENT) --layout current --zip --mb 20 --seed 1
 
 ifeq ($(LAYOUT),current)
+DEST ?= sqlite:///data_processor_current.db
 RUN_SRC := $(SAMPLE_CURRENT)/domestic-csv.zip
 CERTIFICATES := certificates-*.csv
 RECOMMENDATIONS := recommendations-*.csv
 else
+DEST ?= sqlite:///data_processor.db
 RUN_SRC := $(SAMPLE)
 CERTIFICATES := **/certificates.csv
 RECOMMENDATIONS := **/recommendations.csv
@@ -54,7 +55,7 @@ lock: ## Re-resolve requirements.in into requirements.lock
 	$(BIN)/uv pip compile --quiet requirements.in -o requirements.lock --python-version 3.11
 
 clean: ## Remove the virtualenv, the sample data and the demo database
-	rm -rf $(VENV) .sample data_processor.db data_processor.db.*.lock
+	rm -rf $(VENV) .sample data_processor.db data_processor_current.db data_processor*.db.*.lock
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
