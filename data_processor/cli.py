@@ -183,7 +183,9 @@ def run() -> None:
         output.current().error(f"error: {exc}", exc.exit_code)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
+        fetching = "fetch" in sys.argv[1:]
         output.current().error(
+            "interrupted: the partial download is kept and the next fetch resumes it" if fetching else
             "interrupted: files not yet committed were rolled back and will load on the next run", 130
         )
         sys.exit(130)
