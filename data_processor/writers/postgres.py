@@ -1,4 +1,9 @@
-"""PostgreSQL: ``COPY … FROM STDIN (FORMAT csv)`` from an in-memory buffer, advisory lock per table."""
+"""PostgreSQL: ``COPY … FROM STDIN (FORMAT csv)`` from an in-memory buffer, advisory lock per table.
+
+Driver errors reach us wrapped by SQLAlchemy or raw from a cursor (``copy_expert``); ``translate_error`` reads
+their SQLSTATE: class 53100 is a full disk, classes 08/40/53/57 (connection, deadlock, resources, restart) are
+worth a retry, the rest (a limit such as 1,600 columns, a name PostgreSQL refuses) are terminal.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
+import logging
+
 import psycopg2
 import pyarrow as pa
 import sqlalchemy as sa
 
-from ..errors import TableLocked
+from ..errors import DatabaseError, DatabaseFull, TableLocked, TerminalDatabaseError, TransientDatabaseError
 from ..types import FilePlan
-from . import Capabilities, RowsRefused, csv_bytes, quoted_columns
+from . import Capabilities, RowsRefused, connection_invalidated, csv_bytes, driver_error, first_line, quoted_columns
+
+log = logging.getLogger(__name__)
 
 FILE_ID_SETTING = "data_processor.file_id"
 
@@ -36,6 +45,8 @@ CAPABILITIES = Capabilities(
 )
 
 _TRANSIENT_CLASSES = ("08", "40", "53", "57")  # connection, rollback/deadlock, resources, operator intervention
+_DISK_FULL = "53100"
+DRIVER_ERRORS = (sa.exc.DBAPIError, psycopg2.Error)
 
 
 def configure_engine(engine: sa.Engine) -> None:
@@ -80,17 +91,37 @@ def _literal(text: str) -> str:
     return "E'\\t'" if text == "\t" else "'" + text.replace("'", "''") + "'"
 
 
-def is_transient(exc: BaseException) -> bool:
-    code = getattr(getattr(exc, "orig", exc), "pgcode", None)
-    if code:
-        return code.startswith(_TRANSIENT_CLASSES)
-    return isinstance(getattr(exc, "orig", exc), psycopg2.OperationalError)
+def translate_error(exc: BaseException) -> DatabaseError:
+    orig = driver_error(exc)
+    reason, code = first_line(orig), getattr(orig, "pgcode", None) or ""
+    if code == _DISK_FULL:
+        return DatabaseFull(reason)
+    lost = not code and isinstance(orig, (psycopg2.OperationalError, psycopg2.InterfaceError))
+    if code.startswith(_TRANSIENT_CLASSES) or lost or connection_invalidated(exc):
+        return TransientDatabaseError(reason)
+    return TerminalDatabaseError(reason)
+
+
+def _key(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
+
+
+_LEDGER_KEY = _key("data_processor ledger tables")  # no table's key: those are "data_processor:<table>"
+
+
+@contextmanager
+def ledger_lock(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction holding a database-wide advisory lock until it commits (so does the DDL inside it)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LEDGER_KEY})
+        yield conn
 
 
 @contextmanager
 def table_lock(engine: sa.Engine, table: str, timeout: float) -> Iterator[None]:
-    """A session advisory lock, held on its own connection for the whole run."""
-    key = int.from_bytes(hashlib.sha256(f"data_processor:{table}".encode()).digest()[:8], "big", signed=True)
+    """A session advisory lock, held on its own connection for the whole run (see the package's docstring for
+    what covers a lock that dies with its session)."""
+    key = _key(f"data_processor:{table}")
     with engine.connect() as conn:
         started = time.monotonic()
         while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
@@ -101,5 +132,8 @@ def table_lock(engine: sa.Engine, table: str, timeout: float) -> Iterator[None]:
         try:
             yield
         finally:
-            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-            conn.commit()
+            try:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+            except DRIVER_ERRORS as exc:  # the session died (a restart): its lock died with it
+                log.warning("the lock on %s was already gone with its connection: %s", table, first_line(exc))
