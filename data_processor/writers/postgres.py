@@ -15,12 +15,14 @@ from contextlib import contextmanager
 from typing import BinaryIO
 
 import logging
+import sys
 
 import psycopg2
 import pyarrow as pa
 import sqlalchemy as sa
 
 from ..errors import DatabaseError, DatabaseFull, TableLocked, TerminalDatabaseError, TransientDatabaseError
+from ..testing import paused_reader
 from ..types import FilePlan
 from . import Capabilities, RowsRefused, connection_invalidated, csv_bytes, driver_error, first_line, quoted_columns
 
@@ -50,7 +52,27 @@ DRIVER_ERRORS = (sa.exc.DBAPIError, psycopg2.Error)
 
 
 def configure_engine(engine: sa.Engine) -> None:
-    """Nothing to set: psycopg2 streams COPY as it is."""
+    """psycopg2 streams COPY as it is; only its report of a COPY cut short needs quieting."""
+    _quiet_copy_reports()
+
+
+def _quiet_copy_reports() -> None:
+    """When the server ends a connection in the middle of a COPY, psycopg2 prints a ``SystemError … decode``
+    traceback through ``sys.excepthook`` (psycopg/psycopg2#551), then raises ``OperationalError("invalid
+    socket")``, which the load retries. Only that printed report is replaced, by one log line with the server's
+    reason; every other uncaught error still reaches the previous hook."""
+    previous = sys.excepthook
+    if getattr(previous, "quiets_copy_reports", False):
+        return
+
+    def hook(kind, value, traceback) -> None:  # type: ignore[no-untyped-def]
+        if kind is SystemError and isinstance(value.__cause__, psycopg2.Error):
+            log.warning("the database ended a COPY: %s", first_line(value.__cause__))
+            return
+        previous(kind, value, traceback)
+
+    hook.quiets_copy_reports = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
 
 
 def engine_options() -> dict:
@@ -81,7 +103,7 @@ def copy_file(conn: sa.Connection, table: sa.Table, file: FilePlan, file_id: int
     cursor = conn.connection.driver_connection.cursor()
     cursor.execute("SELECT set_config(%s, %s, true)", (FILE_ID_SETTING, str(file_id)))
     try:
-        cursor.copy_expert(sql, stream, size=1 << 20)
+        cursor.copy_expert(sql, paused_reader(stream, "copy-streaming"), size=1 << 20)
     except (psycopg2.DataError, psycopg2.IntegrityError) as exc:
         raise RowsRefused(str(exc).strip().splitlines()[0]) from exc
     return cursor.rowcount

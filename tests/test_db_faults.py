@@ -1,0 +1,198 @@
+"""The database misbehaving: each fault ends in one clear line (never a traceback) and the table right.
+
+Faults are caused at known points: the engine pauses where a test asked (``data_processor.testing``) while the
+test ends a connection, restarts or stops a throwaway PostgreSQL cluster, or fills a small disk.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import MARIADB_URL, POSTGRES_URL, write
+from data_processor.writers.sqlite import lock_path
+from fixtures.throwaway_postgres import throwaway_postgres  # noqa: F401 - a fixture
+
+FAST_RETRIES = {"DATA_PROCESSOR_RETRY_DELAYS": "0.2,0.2"}
+
+
+def rows_file(path: Path, rows: int, start: int = 0) -> Path:
+    return write(path, "id,name\n" + "".join(f"{i},name number {i}\n" for i in range(start, start + rows)))
+
+
+def load_args(src: Path, url: str, table: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "data_processor", "load", "--src", str(src), "--glob", "*.csv", "--dest", url,
+            "--table", table, "--workers", "1", *extra]
+
+
+def run_cli(args: list[str], env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def one_clear_line(done: subprocess.CompletedProcess) -> str:
+    """The output, after checking it holds no traceback."""
+    output = done.stdout + done.stderr
+    assert "Traceback" not in output and "SystemError" not in output, output[-3000:]
+    return output
+
+
+class Paused:
+    """A ``data-processor load`` started in the background, paused at ``point`` (see ``data_processor.testing``)."""
+
+    def __init__(self, args: list[str], point: str, folder: Path, env: dict | None = None) -> None:
+        self.point, self.folder = point, folder
+        folder.mkdir(exist_ok=True)
+        env = {**os.environ, **(env or {}), "DATA_PROCESSOR_PAUSE_AT": point, "DATA_PROCESSOR_PAUSE_DIR": str(folder)}
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+    def wait_until_paused(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while not (self.folder / f"{self.point}.reached").exists():
+            assert self.process.poll() is None, self.process.communicate()
+            assert time.monotonic() < deadline, "the load never reached its pause point"
+            time.sleep(0.05)
+
+    def resume(self, timeout: float = 180) -> subprocess.CompletedProcess:
+        (self.folder / f"{self.point}.go").touch()
+        out, err = self.process.communicate(timeout=timeout)
+        return subprocess.CompletedProcess(self.process.args, self.process.returncode, out, err)
+
+
+def count(url: str, query: str) -> int:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text(query)).scalar()
+    finally:
+        engine.dispose()
+
+
+# -- a connection lost in the middle of a COPY --------------------------------------------------------------------
+
+
+def test_a_connection_ended_mid_copy_is_retried_and_the_file_loads_once(pg, src, tmp_path):
+    """psycopg2 printed a ``SystemError … decode`` traceback and the raw OperationalError escaped the engine."""
+    rows_file(src / "big.csv", 120_000)  # > 1 MiB: the COPY reads it in several chunks
+    load = Paused(load_args(src, pg.url, pg.table), "copy-streaming", tmp_path / "pause", FAST_RETRIES)
+    load.wait_until_paused()
+    with pg.engine.connect() as admin:
+        ended = admin.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE :q"),
+                              {"q": f"COPY {pg.table} %"}).scalars().all()
+    assert ended == [True]
+    done = load.resume()
+    one_clear_line(done)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert pg.count() == 120_000 == pg.scalar(f"SELECT COUNT(DISTINCT id) FROM {pg.q(pg.table)}")
+
+
+# -- a full disk ----------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def small_disk(folder: Path, size: str = "1m", owner: str | None = None):
+    """A tmpfs of ``size`` mounted on ``folder`` (root only); the test is skipped where mounting is not allowed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    try:
+        if owner:
+            subprocess.run(["chown", f"{owner}:{owner}", str(folder)], check=True)
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def test_sqlite_on_a_full_disk_is_one_line_and_nothing_partial(src, tmp_path):
+    rows_file(src / "a.csv", 50)
+    rows_file(src / "b.csv", 100_000, start=50)  # ~2.5 MB: more than the disk holds
+    with small_disk(tmp_path / "disk") as disk:
+        url = f"sqlite:///{disk}/test.db"
+        done = run_cli(load_args(src, url, "t"))
+        output = one_clear_line(done)
+        assert done.returncode in (1, 2), output
+        assert "database full" in output, output
+        assert count(url, "SELECT COUNT(*) FROM t") in (0, 50)  # a.csv whole or not at all, nothing of b.csv
+
+
+def test_a_full_postgresql_tablespace_is_one_line_and_nothing_partial(throwaway_postgres, src, tmp_path):
+    cluster = throwaway_postgres
+    rows_file(src / "big.csv", 100_000)
+    with small_disk(cluster.folder / "space", "1m", owner="postgres") as space:  # a folder postgres can reach
+        admin = sa.create_engine(cluster.url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE TABLESPACE small LOCATION '{space}'"))
+        url = cluster.url + "?options=-cdefault_tablespace%3Dsmall"
+        done = run_cli(load_args(src, url, "t"))
+        output = one_clear_line(done)
+        assert done.returncode in (1, 2), output
+        assert "database full" in output and "No space left on device" in output, output
+        assert count(cluster.url, "SELECT COUNT(*) FROM t") == 0
+        admin.dispose()
+
+
+# -- DDL the database refuses ---------------------------------------------------------------------------------------
+
+
+def test_more_columns_than_postgresql_allows_is_one_line(pg, src):
+    header = ",".join(f"c{i}" for i in range(2000))
+    write(src / "wide.csv", header + "\n" + ",".join("1" for _ in range(2000)) + "\n")
+    done = run_cli(load_args(src, pg.url, pg.table))
+    output = one_clear_line(done)
+    assert done.returncode == 2, output
+    assert f"cannot create or change table {pg.table!r}" in output and "1600 columns" in output, output
+
+
+# -- SQLite's lock file and folder ----------------------------------------------------------------------------------
+
+
+def test_a_table_name_holding_a_path_never_puts_the_lock_file_outside_the_database_folder(src, tmp_path):
+    rows_file(src / "a.csv", 3)
+    folder = tmp_path / "x" / "y"
+    folder.mkdir(parents=True)
+    before = {p for p in tmp_path.rglob("*")}
+    done = run_cli(load_args(src, f"sqlite:///{folder}/test.db", "a/../../b"))
+    one_clear_line(done)
+    assert done.returncode == 0, done.stdout + done.stderr
+    created = {p for p in tmp_path.rglob("*")} - before
+    assert created and all(p.parent == folder for p in created), created
+    assert Path(lock_path(str(folder / "test.db"), "a/../../b")).parent == folder
+
+
+@contextmanager
+def read_only_view(folder: Path, view: Path):
+    """``folder`` seen read-only at ``view`` (a read-only bind mount: root ignores file permissions)."""
+    view.mkdir()
+    if subprocess.run(["mount", "--bind", str(folder), str(view)], capture_output=True).returncode:
+        pytest.skip("cannot bind-mount here")
+    try:
+        remount = subprocess.run(["mount", "-o", "remount,ro,bind", str(view)], capture_output=True, text=True)
+        if remount.returncode:
+            pytest.skip(f"cannot remount read-only here: {remount.stderr.strip()}")
+        yield view
+    finally:
+        subprocess.run(["umount", "-l", str(view)], capture_output=True)
+
+
+def test_a_read_only_folder_beside_an_sqlite_database_is_one_line(src, tmp_path):
+    rows_file(src / "a.csv", 3)
+    folder = tmp_path / "db"
+    folder.mkdir()
+    assert run_cli(load_args(src, f"sqlite:///{folder}/test.db", "t")).returncode == 0
+    rows_file(src / "b.csv", 3, start=3)
+    with read_only_view(folder, tmp_path / "ro") as view:
+        done = run_cli(load_args(src, f"sqlite:///{view}/test.db", "t"))
+        output = one_clear_line(done)
+        assert done.returncode == 2, output
+        assert "must be writable" in output or "readonly" in output, output
+    assert count(f"sqlite:///{folder}/test.db", "SELECT COUNT(*) FROM t") == 3
