@@ -267,14 +267,14 @@ def load_one(dest: str, plan: LoadPlan, file: FilePlan, run_id: str = "",
     :class:`DatabaseDown` does, at the first failure, with no more waiting."""
     engine, writer = _engine(dest)
     pauses = retry_delays() if pauses is None else pauses
-    for pause in (*pauses, None):
+    for attempt, pause in enumerate((*pauses, None), start=1):
         try:
             result = load_file(engine, writer, plan, file, run_id)
         except TransientDatabaseError as exc:
             engine.dispose()  # the pool's connections may all be dead (a database restart)
             outage.failed()
             if pause is None or outage.is_down():
-                log.warning("%s: %s (after %d attempts)", file.source.key, exc, len(pauses) + 1,
+                log.warning("%s: %s (after %d attempts)", file.source.key, exc, attempt,
                             extra={"file": file.source.key, "status": "failed", "error": str(exc)})
                 if outage.is_down():
                     raise DatabaseDown(exc.reason, exc.database) from None
@@ -310,7 +310,8 @@ def _call(function: Callable, key: str, args: tuple):  # noqa: ANN202
     try:
         return function(*args)
     except DataProcessorError as exc:
-        return LoadResult(key, "failed", error=str(exc))
+        error = str(exc)
+        return LoadResult(key, "failed", error=error if error.startswith(key) else f"{key}: {error}")
 
 
 def _map(function: Callable, jobs: list[tuple[str, tuple]], pool: Executor | None) -> Iterator:

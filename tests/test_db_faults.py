@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import MARIADB_URL, POSTGRES_URL, write
+from data_processor.db import make_engine
 from data_processor.writers.sqlite import lock_path
 from fixtures.throwaway_postgres import throwaway_postgres  # noqa: F401 - a fixture
 
@@ -138,7 +139,7 @@ def test_a_full_postgresql_tablespace_is_one_line_and_nothing_partial(throwaway_
         assert done.returncode in (1, 2), output
         assert "database full" in output and "No space left on device" in output, output
         assert count(cluster.url, "SELECT COUNT(*) FROM t") == 0
-        admin.dispose()
+        admin.engine.dispose()
 
 
 # -- DDL the database refuses ---------------------------------------------------------------------------------------
@@ -196,3 +197,129 @@ def test_a_read_only_folder_beside_an_sqlite_database_is_one_line(src, tmp_path)
         assert done.returncode == 2, output
         assert "must be writable" in output or "readonly" in output, output
     assert count(f"sqlite:///{folder}/test.db", "SELECT COUNT(*) FROM t") == 3
+
+
+# -- the table lock when PostgreSQL restarts --------------------------------------------------------------------------
+
+
+def two_files(src: Path) -> int:
+    rows_file(src / "a.csv", 1000)
+    rows_file(src / "b.csv", 1000, start=1000)
+    return 2000
+
+
+def exactly_once(url: str, expected: int) -> None:
+    assert count(url, "SELECT COUNT(*) FROM t") == expected
+    assert count(url, "SELECT COUNT(DISTINCT id) FROM t") == expected
+
+
+def test_a_restart_mid_file_retries_the_file_and_the_run_ends_cleanly(throwaway_postgres, src, tmp_path):
+    """The lock's session died with the restart: unlocking it crashed the run with no summary."""
+    cluster = throwaway_postgres
+    expected = two_files(src)
+    first = Paused(load_args(src, cluster.url, "t"), "file-before-commit", tmp_path / "pause", FAST_RETRIES)
+    first.wait_until_paused()
+    cluster.stop()
+    cluster.start()
+    done = first.resume()
+    one_clear_line(done)
+    assert done.returncode == 0, done.stdout + done.stderr
+    exactly_once(cluster.url, expected)
+
+
+def test_a_run_that_lost_its_lock_in_a_restart_stops_and_the_run_holding_it_loads(throwaway_postgres, src,
+                                                                                    tmp_path):
+    """A second run started after the restart got the table; the first must not load beside it."""
+    cluster = throwaway_postgres
+    expected = two_files(src)
+    first = Paused(load_args(src, cluster.url, "t"), "file-before-commit", tmp_path / "pause", FAST_RETRIES)
+    first.wait_until_paused()
+    cluster.stop()
+    cluster.start()
+    second = run_cli(load_args(src, cluster.url, "t", "--lock-timeout", "5"))
+    assert second.returncode == 0, second.stdout + second.stderr
+    done = first.resume()
+    output = one_clear_line(done)
+    assert done.returncode == 1, output
+    assert "lost the lock on table 't'" in output, output
+    exactly_once(cluster.url, expected)
+    statuses = count(cluster.url, "SELECT string_agg(DISTINCT status, ',') FROM data_processor_files")
+    assert statuses == "loaded"  # the run that lost the table recorded nothing over the one that has it
+
+
+def test_a_database_that_stays_down_ends_the_run_in_bounded_time_saying_so(throwaway_postgres, src, tmp_path):
+    cluster = throwaway_postgres
+    two_files(src)
+    first = Paused(load_args(src, cluster.url, "t"), "file-before-commit", tmp_path / "pause", FAST_RETRIES)
+    first.wait_until_paused()
+    cluster.stop()
+    started = time.monotonic()
+    done = first.resume(timeout=120)
+    output = one_clear_line(done)
+    assert time.monotonic() - started < 60, output
+    assert done.returncode in (1, 2), output
+    assert "unreachable" in output and "gave up" in output, output
+    cluster.start()
+    exactly_once(cluster.url, 0)
+
+
+# -- two first runs against a brand-new database ----------------------------------------------------------------------
+
+CREATE_LEDGER = """
+import pathlib, sys, time
+from data_processor import ledger
+from data_processor.db import make_engine
+engine, _ = make_engine(sys.argv[1])
+engine.connect().close()
+barrier = pathlib.Path(sys.argv[2])
+(barrier / f"ready-{sys.argv[3]}").touch()
+while not (barrier / "go").exists():
+    time.sleep(0.005)
+ledger.ensure_tables(engine)
+print("created")
+"""
+
+
+def create_ledgers_at_once(url: str, folder: Path, processes: int = 6) -> list[subprocess.CompletedProcess]:
+    """``processes`` processes create the ledger tables at the same moment (all wait behind a file barrier)."""
+    folder.mkdir()
+    started = [subprocess.Popen([sys.executable, "-c", CREATE_LEDGER, url, str(folder), str(i)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(processes)]
+    deadline = time.monotonic() + 120
+    while len(list(folder.glob("ready-*"))) < processes:
+        assert time.monotonic() < deadline and all(p.poll() is None for p in started), "a process never got ready"
+        time.sleep(0.02)
+    (folder / "go").touch()
+    return [subprocess.CompletedProcess(p.args, p.wait(120), *p.communicate()) for p in started]
+
+
+@contextmanager
+def fresh_database(server_url: str):
+    """A database created for this test (the ledger tables do not exist yet), dropped afterwards."""
+    name = f"dp_fresh_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(server_url)[0].execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            if admin.dialect.name == "postgresql":
+                conn.execute(sa.text(f"DROP DATABASE {name} WITH (FORCE)"))
+            else:
+                conn.execute(sa.text(f"DROP DATABASE {name}"))
+        admin.engine.dispose()
+
+
+@pytest.mark.parametrize("server", ["postgres", "mariadb", "sqlite"])
+def test_first_runs_at_once_against_a_brand_new_database_all_create_the_ledger(server, tmp_path):
+    """PostgreSQL failed on pg_type's unique index, MariaDB with "Table 'data_processor_files' already exists"."""
+    for attempt in range(2):  # the race was lost in most rounds: two rounds make a pass meaningful
+        folder = tmp_path / f"round{attempt}"
+        if server == "sqlite":
+            done = create_ledgers_at_once(f"sqlite:///{tmp_path}/fresh{attempt}.db", folder)
+        else:
+            with fresh_database(POSTGRES_URL if server == "postgres" else MARIADB_URL) as url:
+                done = create_ledgers_at_once(url, folder)
+        for process in done:
+            assert process.returncode == 0 and process.stdout.strip() == "created", process.stderr[-2000:]

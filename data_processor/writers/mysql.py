@@ -116,7 +116,7 @@ def _get_lock(conn: sa.Connection, name: str, timeout: float) -> Iterator[bool]:
             try:
                 conn.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": name})
             except DRIVER_ERRORS as exc:
-                log.warning("a lock was already gone with its connection: %s", first_line(exc))
+                log.warning("a lock was already gone with its connection: %s", first_line(driver_error(exc)))
 
 
 @contextmanager

@@ -158,4 +158,5 @@ def table_lock(engine: sa.Engine, table: str, timeout: float) -> Iterator[None]:
                 conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                 conn.commit()
             except DRIVER_ERRORS as exc:  # the session died (a restart): its lock died with it
-                log.warning("the lock on %s was already gone with its connection: %s", table, first_line(exc))
+                log.warning("the lock on %s was already gone with its connection: %s", table,
+                            first_line(driver_error(exc)))
