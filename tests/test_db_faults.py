@@ -217,7 +217,7 @@ def test_a_restart_mid_file_retries_the_file_and_the_run_ends_cleanly(throwaway_
     """The lock's session died with the restart: unlocking it crashed the run with no summary."""
     cluster = throwaway_postgres
     expected = two_files(src)
-    first = Paused(load_args(src, cluster.url, "t"), "file-before-commit", tmp_path / "pause", FAST_RETRIES)
+    first = Paused(load_args(src, cluster.url, "t"), "before-commit", tmp_path / "pause", FAST_RETRIES)
     first.wait_until_paused()
     cluster.stop()
     cluster.start()
@@ -232,7 +232,7 @@ def test_a_run_that_lost_its_lock_in_a_restart_stops_and_the_run_holding_it_load
     """A second run started after the restart got the table; the first must not load beside it."""
     cluster = throwaway_postgres
     expected = two_files(src)
-    first = Paused(load_args(src, cluster.url, "t"), "file-before-commit", tmp_path / "pause", FAST_RETRIES)
+    first = Paused(load_args(src, cluster.url, "t"), "before-commit", tmp_path / "pause", FAST_RETRIES)
     first.wait_until_paused()
     cluster.stop()
     cluster.start()
@@ -250,7 +250,7 @@ def test_a_run_that_lost_its_lock_in_a_restart_stops_and_the_run_holding_it_load
 def test_a_database_that_stays_down_ends_the_run_in_bounded_time_saying_so(throwaway_postgres, src, tmp_path):
     cluster = throwaway_postgres
     two_files(src)
-    first = Paused(load_args(src, cluster.url, "t"), "file-before-commit", tmp_path / "pause", FAST_RETRIES)
+    first = Paused(load_args(src, cluster.url, "t"), "before-commit", tmp_path / "pause", FAST_RETRIES)
     first.wait_until_paused()
     cluster.stop()
     started = time.monotonic()
