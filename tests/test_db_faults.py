@@ -6,7 +6,7 @@ test ends a connection, restarts or stops a throwaway PostgreSQL cluster, or fil
 
 from __future__ import annotations
 
-import multiprocessing
+import hashlib
 import os
 import subprocess
 import sys
@@ -18,12 +18,17 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conftest import MARIADB_URL, POSTGRES_URL, write
+from conftest import MARIADB_URL, POSTGRES_URL, _database, write
 from data_processor.db import make_engine
 from data_processor.writers.sqlite import lock_path
 from fixtures.throwaway_postgres import throwaway_postgres  # noqa: F401 - a fixture
 
 FAST_RETRIES = {"DATA_PROCESSOR_RETRY_DELAYS": "0.2,0.2"}
+
+
+@pytest.fixture
+def db_mariadb(tmp_path):
+    yield from _database("mariadb", MARIADB_URL, tmp_path)
 
 
 def rows_file(path: Path, rows: int, start: int = 0) -> Path:
@@ -46,6 +51,20 @@ def one_clear_line(done: subprocess.CompletedProcess) -> str:
     return output
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left():
+    """A test that fails while a load is paused kills it (a paused load holds locks until its pause times out)."""
+    yield
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 class Paused:
     """A ``data-processor load`` started in the background, paused at ``point`` (see ``data_processor.testing``)."""
 
@@ -54,6 +73,7 @@ class Paused:
         folder.mkdir(exist_ok=True)
         env = {**os.environ, **(env or {}), "DATA_PROCESSOR_PAUSE_AT": point, "DATA_PROCESSOR_PAUSE_DIR": str(folder)}
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        _STARTED.append(self.process)
 
     def wait_until_paused(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -323,3 +343,62 @@ def test_first_runs_at_once_against_a_brand_new_database_all_create_the_ledger(s
                 done = create_ledgers_at_once(url, folder)
         for process in done:
             assert process.returncode == 0 and process.stdout.strip() == "created", process.stderr[-2000:]
+
+
+# -- the table lock's connection killed (PostgreSQL and MariaDB locks die with their session) -------------------------
+
+
+def kill_lock_session(database, table: str) -> None:
+    """End the session holding ``table``'s run lock (and only that one)."""
+    with database.engine.connect() as conn:
+        if database.name == "postgres":
+            key = int.from_bytes(hashlib.sha256(f"data_processor:{table}".encode()).digest()[:8], "big")
+            pid = conn.execute(sa.text(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+                "AND classid::bigint = :high AND objid::bigint = :low"), {"high": key >> 32, "low": key & 0xFFFFFFFF}
+            ).scalar_one()
+            assert conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+        else:
+            holder = conn.execute(sa.text("SELECT IS_USED_LOCK(:n)"),
+                                  {"n": "data_processor:" + hashlib.sha256(table.encode()).hexdigest()[:40]}
+                                  ).scalar_one()
+            conn.execute(sa.text(f"KILL {int(holder)}"))
+
+
+def waiting_to_take_over(database) -> bool:
+    """A run is waiting on the holder row (shared by the in-flight files of the run that lost the lock)."""
+    query = {
+        "postgres": "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query LIKE 'UPDATE data_processor_runs%'",
+        "mariadb": "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' "
+                   "AND trx_query LIKE 'UPDATE data_processor_runs%'",
+    }[database.name]
+    with database.engine.connect() as conn:
+        return bool(conn.execute(sa.text(query)).scalar())
+
+
+@pytest.mark.parametrize("server", ["postgres", "mariadb"])
+def test_a_run_whose_lock_session_is_killed_never_loads_beside_the_run_that_takes_the_table(server, request, src,
+                                                                                            tmp_path):
+    """The first run's in-flight file commits; the second run waits for it, then takes the table; the first run's
+    next file stops: every row once, each file loaded by exactly one run."""
+    database = request.getfixturevalue("pg" if server == "postgres" else "db_mariadb")
+    expected = two_files(src)
+    first = Paused(load_args(src, database.url, database.table), "before-commit", tmp_path / "pause", FAST_RETRIES)
+    first.wait_until_paused()
+    kill_lock_session(database, database.table)
+    second = subprocess.Popen(load_args(src, database.url, database.table, "--lock-timeout", "30"),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _STARTED.append(second)
+    deadline = time.monotonic() + 60
+    while not waiting_to_take_over(database):
+        assert second.poll() is None, second.communicate()
+        assert time.monotonic() < deadline, "the second run never waited for the first run's in-flight file"
+        time.sleep(0.05)
+    done = first.resume()
+    second_out, second_err = second.communicate(timeout=180)
+    output = one_clear_line(done)
+    assert done.returncode == 1 and "lost the lock on table" in output, output
+    assert second.returncode == 0, second_out + second_err
+    assert database.count() == expected
+    assert database.scalar(f"SELECT COUNT(DISTINCT id) FROM {database.q(database.table)}") == expected
