@@ -165,13 +165,15 @@ def test_a_full_postgresql_tablespace_is_one_line_and_nothing_partial(throwaway_
 # -- DDL the database refuses ---------------------------------------------------------------------------------------
 
 
-def test_more_columns_than_postgresql_allows_is_one_line(pg, src):
+@pytest.mark.parametrize(("server", "refusal"), [("pg", "at most 1600 columns"), ("db_mariadb", "Too many columns")])
+def test_more_columns_than_the_database_allows_is_one_line(server, refusal, request, src):
+    database = request.getfixturevalue(server)
     header = ",".join(f"c{i}" for i in range(2000))
     write(src / "wide.csv", header + "\n" + ",".join("1" for _ in range(2000)) + "\n")
-    done = run_cli(load_args(src, pg.url, pg.table))
+    done = run_cli(load_args(src, database.url, database.table))
     output = one_clear_line(done)
     assert done.returncode == 2, output
-    assert f"cannot create or change table {pg.table!r}" in output and "1600 columns" in output, output
+    assert f"cannot create or change table {database.table!r}" in output and refusal in output, output
 
 
 # -- SQLite's lock file and folder ----------------------------------------------------------------------------------
