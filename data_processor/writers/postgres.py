@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
-
-import logging
-import sys
 
 import psycopg2
 import pyarrow as pa
