@@ -130,7 +130,8 @@ def _engine(url: str) -> tuple:
 def prepare(options: LoadOptions, progress: Progress = _quiet, apply_ddl: bool = False) -> Prepared:
     """Discover and scan every file and plan the schema; with ``apply_ddl`` also create or evolve the tables."""
     found = _discover(options)
-    with _workers(options.worker_count, found.files) as pool, database_errors(_engine(options.dest)[0]):
+    engine, _ = _engine(options.dest)
+    with _workers(options.worker_count, found.files) as pool, database_errors(engine):
         return _prepare(options, found, pool, progress, apply_ddl)
 
 
@@ -212,7 +213,8 @@ def load(options: LoadOptions, progress: Progress = _quiet) -> RunSummary:
     options = options if options.run_id else _with_run_id(options)
     found = _discover(options)
     parallel = parallel_writers(options.dest, options.worker_count)
-    with _workers(options.worker_count, found.files) as pool, locked(options), database_errors(_engine(options.dest)[0]):
+    engine, _ = _engine(options.dest)
+    with _workers(options.worker_count, found.files) as pool, locked(options), database_errors(engine):
         prepared = _prepare(options, found, pool, progress, apply_ddl=True)
         results = list(prepared.failures)
         for failure in prepared.failures:
