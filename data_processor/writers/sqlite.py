@@ -21,7 +21,9 @@ from contextlib import contextmanager
 import pyarrow as pa
 import sqlalchemy as sa
 
-from ..errors import ConfigError, DatabaseError, DatabaseFull, TableLocked, TerminalDatabaseError, TransientDatabaseError
+from ..errors import (
+    ConfigError, DatabaseError, DatabaseFull, TableLocked, TerminalDatabaseError, TransientDatabaseError,
+)
 from . import Capabilities, RowsRefused, driver_error, first_line, quoted_columns
 
 DRIVER_ERRORS = (sa.exc.DBAPIError, sqlite3.Error)
