@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 
 import sqlalchemy as sa
 
-from .errors import ConfigError, TerminalDatabaseError, TransientDatabaseError
+from .errors import ConfigError, DatabaseError
 from .logs import mask
 from .writers import writer_for
 
@@ -82,15 +84,26 @@ def make_engine(url: str) -> tuple[sa.Engine, ModuleType]:
 
 def check_connection(engine: sa.Engine, writer: ModuleType) -> None:
     """Fail fast, with one clear line, when the database cannot be reached."""
-    try:
+    with database_errors(engine):
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
-    except sa.exc.DBAPIError as exc:
+
+
+@contextmanager
+def database_errors(engine: sa.Engine) -> Iterator[None]:
+    """The one boundary where driver errors become ours (as httpx's ``map_exceptions`` does for its transports).
+
+    Catches what the database's driver raises, whether SQLAlchemy wrapped it or a raw cursor (COPY, executemany,
+    LOAD DATA) raised it, and raises the writer's translation (transient, full or terminal) naming the database
+    with its password hidden. Our own errors pass through untouched.
+    """
+    writer = writer_for(engine.dialect.name)
+    try:
+        yield
+    except writer.DRIVER_ERRORS as exc:
         raise database_error(exc, engine, writer) from None
 
 
-def database_error(exc: sa.exc.DBAPIError, engine: sa.Engine, writer: ModuleType) -> Exception:
+def database_error(exc: BaseException, engine: sa.Engine, writer: ModuleType) -> DatabaseError:
     """A driver error as our own, worded without secrets (the driver's text never includes the password)."""
-    first_line = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-    message = f"database {masked(engine.url)}: {first_line}"
-    return TransientDatabaseError(message) if writer.is_transient(exc) else TerminalDatabaseError(message)
+    return writer.translate_error(exc).at(masked(engine.url))

@@ -14,6 +14,8 @@ from types import ModuleType
 import sqlalchemy as sa
 
 from . import ledger
+from .db import database_errors
+from .errors import DatabaseError
 from .rejects import rejects_table
 from .text import plural
 from .types import FILE_ID_COLUMN, ColumnPlan, LoadPlan
@@ -73,11 +75,21 @@ def _logical(name: str, sql_type: sa.types.TypeEngine) -> ColumnPlan:
 def apply(
     engine: sa.Engine, plan: LoadPlan, writer: ModuleType, existing: dict[str, ColumnPlan] | None, first_file: str
 ) -> list[str]:
-    """Make the database match the plan; returns one line per change, for the summary."""
+    """Make the database match the plan; returns one line per change, for the summary. A change the database
+    refuses (PostgreSQL's 1,600-column limit, a name it rejects) is one :class:`DatabaseError` naming the table."""
+    try:
+        return _apply(engine, plan, writer, existing, first_file)
+    except DatabaseError as exc:
+        raise type(exc)(f"cannot create or change table {plan.table!r}: {exc.reason}", exc.database) from None
+
+
+def _apply(
+    engine: sa.Engine, plan: LoadPlan, writer: ModuleType, existing: dict[str, ColumnPlan] | None, first_file: str
+) -> list[str]:
     metadata = sa.MetaData()
     table = target_table(plan, writer, metadata)
     changes: list[str] = []
-    with engine.begin() as conn:
+    with database_errors(engine), engine.begin() as conn:
         if existing is None:
             table.create(conn)
             changes.append(f"created table {plan.table} with {plural(len(plan.columns), 'column')}")

@@ -98,9 +98,20 @@ class ReconciliationError(InputError):
 
 
 class DatabaseError(DataProcessorError):
-    """The database refused or dropped us."""
+    """The database refused or dropped us; ``reason`` is the driver's first line, ``database`` the masked URL."""
 
     exit_code = 2
+
+    def __init__(self, reason: str, database: str = "") -> None:
+        self.reason, self.database = reason, database
+        super().__init__(self.sentence())
+
+    def sentence(self) -> str:
+        return f"database {self.database}: {self.reason}" if self.database else self.reason
+
+    def at(self, database: str) -> DatabaseError:
+        """The same error, naming the database (its URL with the password hidden)."""
+        return type(self)(self.reason, database)
 
 
 class TransientDatabaseError(DatabaseError):
@@ -108,7 +119,41 @@ class TransientDatabaseError(DatabaseError):
 
 
 class TerminalDatabaseError(DatabaseError):
-    """Retrying will not help: bad credentials, missing database, permission denied."""
+    """Retrying will not help: bad credentials, missing database, permission denied, a limit of the database."""
+
+
+class DatabaseFull(TerminalDatabaseError):
+    """The disk (or tablespace, or SQLite file's limit) is full: nothing more can be written until space is freed."""
+
+    def sentence(self) -> str:
+        where = f" ({self.database})" if self.database else ""
+        return (f"database full{where}: {self.reason}; free space (or grow the disk or tablespace) and run again: "
+                "nothing of an unfinished file was committed")
+
+
+class DatabaseDown(TerminalDatabaseError):
+    """The database stayed unreachable through every retry: the run stops instead of retrying file after file."""
+
+    def sentence(self) -> str:
+        where = f" {self.database}" if self.database else ""
+        return (f"database{where} unreachable ({self.reason}); gave up: files not committed will load on the "
+                "next run")
+
+
+class TableLockLost(TerminalDatabaseError):
+    """Another run took the table's lock while this one ran (the lock died with its connection in a restart)."""
+
+    def __init__(self, table: str, database: str = "") -> None:
+        self.table = table
+        super().__init__(table, database)
+
+    def sentence(self) -> str:
+        return (f"lost the lock on table {self.table!r} (the database restarted or the connection dropped) and "
+                "another run now holds it: this run stops loading; that run loads what is left")
+
+    def at(self, database: str) -> DatabaseError:
+        return TableLockLost(self.table, database)
+
 
 
 # -- fetch -------------------------------------------------------------------------------------------------------

@@ -3,6 +3,9 @@
 A file's ledger row is updated in the same transaction as its rows, so the ledger can never claim rows the
 table does not hold. ``register`` only creates the row (to get the id stamped on every loaded row as
 ``_file_id``); it never overwrites what a previous load recorded, so a crash leaves the old truth in place.
+
+``data_processor_runs`` names the run that holds each table's lock, so a run whose lock died with its connection
+(a database restart) notices when another run has taken the table (see ``writers``' docstring).
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from .db import database_errors
+from .errors import DatabaseError, TableLockLost
 from .types import FilePlan, LoadResult
+from .writers import writer_for
 
 metadata = sa.MetaData()
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -51,6 +57,14 @@ columns = sa.Table(
     sa.Column("added_at", sa.DateTime, nullable=False),
 )
 
+runs = sa.Table(
+    "data_processor_runs",
+    metadata,
+    sa.Column("table_name", sa.String(128), primary_key=True),
+    sa.Column("run_id", sa.String(64), nullable=False, comment="the run holding the table's lock"),
+    sa.Column("locked_at", sa.DateTime, nullable=False),
+)
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -67,7 +81,15 @@ def now() -> dt.datetime:
 
 
 def ensure_tables(engine: sa.Engine) -> None:
-    metadata.create_all(engine, checkfirst=True)
+    """Create the ledger tables if they are missing.
+
+    Two first runs at once against a brand-new database would both find them missing and both create them
+    (PostgreSQL then fails on ``pg_type``'s unique index, MariaDB with "already exists"), so they are created under
+    a database-wide lock and looked for again inside it; a creator that takes no lock (an older version) is
+    tolerated: if creating fails but the tables now exist, all is well.
+    """
+    if not _all_exist(engine):
+        _create(engine)
     if not _has_etag(engine):  # a ledger from before sources beyond a folder: add the column, once
         try:
             with engine.begin() as conn:
@@ -77,6 +99,16 @@ def ensure_tables(engine: sa.Engine) -> None:
                 raise
 
 
+def _create(engine: sa.Engine) -> None:
+    """The missing ledger tables, created under the database-wide lock."""
+    try:
+        with database_errors(engine), writer_for(engine.dialect.name).ledger_lock(engine) as conn:
+            metadata.create_all(conn, checkfirst=True)
+    except DatabaseError:
+        if not _all_exist(engine):
+            raise
+
+
 def _has_etag(engine: sa.Engine) -> bool:
     return any(c["name"] == "etag" for c in sa.inspect(engine).get_columns(files.name))
 
@@ -84,6 +116,33 @@ def _has_etag(engine: sa.Engine) -> bool:
 def _readable(engine: sa.Engine) -> list[sa.Column]:
     """The ledger's columns as this database has them (``status`` may read a ledger not yet given ``etag``)."""
     return [c for c in files.c if c.name != "etag" or _has_etag(engine)]
+
+
+def _all_exist(engine: sa.Engine) -> bool:
+    with database_errors(engine):
+        return set(metadata.tables) <= set(sa.inspect(engine).get_table_names())
+
+
+def take_over(engine: sa.Engine, table: str, run_id: str) -> None:
+    """Just after taking the table's lock: record this run as its holder. Waits for the in-flight files of a run
+    that lost the lock (they hold the row ``FOR SHARE``); their successors then see they lost it."""
+    with database_errors(engine), engine.begin() as conn:
+        values = {"run_id": run_id, "locked_at": now()}
+        if not conn.execute(sa.update(runs).where(runs.c.table_name == table).values(**values)).rowcount:
+            conn.execute(sa.insert(runs).values(table_name=table, **values))
+
+
+def hold(conn: sa.Connection, table: str, run_id: str) -> None:
+    """Inside a file's transaction, before it writes: keep the table's holder row (shared with this run's other
+    files) and fail with :class:`TableLockLost` if another run took the table. A load outside a run (no run id)
+    checks nothing."""
+    if not run_id:
+        return
+    holder = conn.execute(
+        sa.select(runs.c.run_id).where(runs.c.table_name == table).with_for_update(read=True)
+    ).scalar()
+    if holder and holder != run_id:
+        raise TableLockLost(table)
 
 
 def entries(engine: sa.Engine, table: str) -> dict[str, Entry]:

@@ -17,9 +17,12 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from . import ledger
-from .db import database_error
+from .db import database_errors
 from .ddl import target_table
-from .errors import DataProcessorError, FileChanged, ReconciliationError, TooManyRejects
+from .errors import (
+    DatabaseError, DataProcessorError, FileChanged, ReconciliationError, TableLockLost, TooManyRejects,
+    TransientDatabaseError,
+)
 from .logs import result_fields
 from .fingerprint import Witness, open_raw
 from .read import iter_batches, locate_rows
@@ -54,25 +57,26 @@ def load_file(
 
 def _load_file(engine: sa.Engine, writer: ModuleType, plan: LoadPlan, file: FilePlan, run_id: str) -> LoadResult:
     started = time.monotonic()
-    try:
+    with database_errors(engine):
         file_id = ledger.register(engine, plan.table, file.source.key)
-    except sa.exc.DBAPIError as exc:
-        raise database_error(exc, engine, writer) from None
     try:
-        with engine.begin() as conn:
+        with database_errors(engine), engine.begin() as conn:  # driver errors of the commit and rollback too
+            ledger.hold(conn, plan.table, run_id)
             if ledger.claim(conn, file_id, file):
                 return LoadResult(file.source.key, "skipped", bytes=file.source.size)
             result = _load_in_transaction(conn, writer, plan, file, file_id, started)
             ledger.record_loaded(conn, file_id, file, result, run_id)
             pause_point("before-commit")
         return result
+    except TransientDatabaseError:
+        raise
+    except TableLockLost as exc:  # the run holding the table now owns its ledger rows too: record nothing
+        return LoadResult(file.source.key, "failed", bytes=file.source.size, seconds=time.monotonic() - started,
+                          error=f"{file.source.key}: {exc}")
+    except DatabaseError as exc:
+        error = f"{file.source.key}: {exc}"
     except DataProcessorError as exc:
         error = str(exc)
-    except sa.exc.DBAPIError as exc:
-        translated = database_error(exc, engine, writer)
-        if writer.is_transient(exc):
-            raise translated from None
-        error = f"{file.source.key}: {translated}"
     except OSError as exc:
         error = f"{file.source.key}: cannot read: {exc.strerror or exc}"
     except zipfile.BadZipFile as exc:  # a zip member whose CRC-32 is wrong

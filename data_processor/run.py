@@ -24,11 +24,12 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from . import ddl, ledger, rejects
-from .db import check_connection, make_engine
+from .db import check_connection, database_errors, make_engine
 from .discover import Discovery, Problem
-from .errors import ConfigError, DataProcessorError, NoFilesMatched, TransientDatabaseError, WorkerDied
+from .errors import ConfigError, DatabaseDown, DataProcessorError, NoFilesMatched, TransientDatabaseError, WorkerDied
 from .load import load_file, remove_file
 from .plan import FileScan, build_plan, check_table_name, check_width, read_schema_file, scan_file
+from .retry import outage, retry_delays
 from .text import plural
 from .sources import discover_source, display
 from .types import FilePlan, LoadPlan, LoadResult
@@ -37,9 +38,6 @@ log = logging.getLogger(__name__)
 
 PARALLEL_MIN_BYTES = 32 << 20
 """Below this much input, worker processes cost more to start (about a second each) than they save."""
-
-TRANSIENT_RETRIES = (2.0, 10.0, 30.0)
-"""Seconds to wait before each retry of a file whose load hit a transient database error."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +131,8 @@ def _engine(url: str) -> tuple:
 def prepare(options: LoadOptions, progress: Progress = _quiet, apply_ddl: bool = False) -> Prepared:
     """Discover and scan every file and plan the schema; with ``apply_ddl`` also create or evolve the tables."""
     found = _discover(options)
-    with _workers(options.worker_count, found.files) as pool:
+    engine, _ = _engine(options.dest)
+    with _workers(options.worker_count, found.files) as pool, database_errors(engine):
         return _prepare(options, found, pool, progress, apply_ddl)
 
 
@@ -215,7 +214,8 @@ def load(options: LoadOptions, progress: Progress = _quiet) -> RunSummary:
     options = options if options.run_id else _with_run_id(options)
     found = _discover(options)
     parallel = parallel_writers(options.dest, options.worker_count)
-    with _workers(options.worker_count, found.files) as pool, locked(options):
+    engine, _ = _engine(options.dest)
+    with _workers(options.worker_count, found.files) as pool, locked(options), database_errors(engine):
         prepared = _prepare(options, found, pool, progress, apply_ddl=True)
         results = list(prepared.failures)
         for failure in prepared.failures:
@@ -243,13 +243,16 @@ def load(options: LoadOptions, progress: Progress = _quiet) -> RunSummary:
 def locked(options: LoadOptions) -> Iterator[None]:
     """Hold the table's run lock (one run per table at a time).
 
-    A second run waits up to ``options.lock_timeout`` seconds, then fails with :class:`TableLocked`.
+    A second run waits up to ``options.lock_timeout`` seconds, then fails with :class:`TableLocked`. The run is
+    recorded as the table's holder, so its files notice if the lock dies with its connection and another run
+    takes the table (:class:`TableLockLost`); releasing a lock whose connection died is not an error.
     """
     engine, writer = _engine(options.dest)
     check_table_name(options.table, writer.CAPABILITIES)
     check_connection(engine, writer)
     ledger.ensure_tables(engine)
-    with writer.table_lock(engine, options.table, options.lock_timeout):
+    with database_errors(engine), writer.table_lock(engine, options.table, options.lock_timeout):
+        ledger.take_over(engine, options.table, options.run_id)
         yield
 
 
@@ -260,20 +263,29 @@ def parallel_writers(dest: str, wanted: int) -> int:
 
 
 def load_one(dest: str, plan: LoadPlan, file: FilePlan, run_id: str = "",
-             pauses: tuple[float, ...] = TRANSIENT_RETRIES) -> LoadResult:
-    """Load one planned file, retrying transient database errors after each of ``pauses`` (each attempt is atomic,
-    so a retry can never duplicate rows); after the last, :class:`TransientDatabaseError` propagates."""
+             pauses: tuple[float, ...] | None = None) -> LoadResult:
+    """Load one planned file, retrying transient database errors after each of ``pauses`` (default: the retry
+    policy, :func:`retry_delays`; each attempt is atomic, so a retry never duplicates rows). After the last,
+    :class:`TransientDatabaseError` propagates; once the database has failed for longer than the whole policy,
+    :class:`DatabaseDown` does, at the first failure, with no more waiting."""
     engine, writer = _engine(dest)
-    for pause in (*pauses, None):
+    pauses = retry_delays() if pauses is None else pauses
+    for attempt, pause in enumerate((*pauses, None), start=1):
         try:
-            return load_file(engine, writer, plan, file, run_id)
+            result = load_file(engine, writer, plan, file, run_id)
         except TransientDatabaseError as exc:
             engine.dispose()  # the pool's connections may all be dead (a database restart)
-            if pause is None:
-                log.warning("%s: %s (after %d attempts)", file.source.key, exc, len(pauses) + 1,
+            outage.failed()
+            if pause is None or outage.is_down():
+                log.warning("%s: %s (after %d attempts)", file.source.key, exc, attempt,
                             extra={"file": file.source.key, "status": "failed", "error": str(exc)})
+                if outage.is_down():
+                    raise DatabaseDown(exc.reason, exc.database) from None
                 raise
             time.sleep(pause)
+        else:
+            outage.succeeded()
+            return result
     raise AssertionError("unreachable")
 
 
@@ -301,7 +313,8 @@ def _call(function: Callable, key: str, args: tuple):  # noqa: ANN202
     try:
         return function(*args)
     except DataProcessorError as exc:
-        return LoadResult(key, "failed", error=str(exc))
+        error = str(exc)
+        return LoadResult(key, "failed", error=error if error.startswith(key) else f"{key}: {error}")
 
 
 def _map(function: Callable, jobs: list[tuple[str, tuple]], pool: Executor | None) -> Iterator:

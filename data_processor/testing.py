@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 PAUSE_AT = "DATA_PROCESSOR_PAUSE_AT"
 PAUSE_DIR = "DATA_PROCESSOR_PAUSE_DIR"
@@ -34,3 +35,20 @@ def pause_point(name: str) -> None:
     deadline = time.monotonic() + MAX_WAIT
     while not go.exists() and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+def paused_reader(stream: BinaryIO, name: str) -> BinaryIO:
+    """``stream``, pausing at ``name`` after its first read when a test asked for it (a fault mid-stream, e.g. a
+    connection ended in the middle of a COPY); ``stream`` itself otherwise."""
+    return _PauseAfterFirstRead(stream, name) if os.environ.get(PAUSE_AT) == name else stream
+
+
+class _PauseAfterFirstRead:
+    def __init__(self, stream: BinaryIO, name: str) -> None:
+        self._stream, self._name, self._reads = stream, name, 0
+
+    def read(self, size: int = -1) -> bytes:
+        self._reads += 1
+        if self._reads == 2:
+            pause_point(self._name)
+        return self._stream.read(size)

@@ -3,8 +3,9 @@
 * **Capped:** the write runs inside a slot of a global concurrency limit (``strict=True``: a missing limit is an
   error, never an uncapped load), so however many threads or pods there are, at most N write at once.
 * **Retried only when a retry can help:** a transient database error (connection dropped, restart, deadlock) is
-  retried with backoff; a data error (too many bad rows) fails the task at once. Each attempt is one transaction,
-  so a retry can never duplicate rows.
+  retried after the engine's delays (``data_processor.retry``, the CLI's policy too); a data error (too many bad
+  rows), or a database that stayed down through every delay, fails the task at once. Each attempt is one
+  transaction, so a retry can never duplicate rows.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from prefect.concurrency.sync import concurrency
 
 from data_processor.errors import TransientDatabaseError
 from data_processor.output import result_line
+from data_processor.retry import retry_delays
 from data_processor.run import load_one
 from data_processor.types import LoadPlan, LoadResult
 
-RETRY_DELAYS = [5, 30, 120]
-"""Seconds before each retry of a transient failure: enough for a database restart or fail-over."""
+RETRY_DELAYS = list(retry_delays())
+"""Seconds before each retry of a transient failure: the engine's policy, read when the flows are imported."""
 
 
 class FileLoadFailed(Exception):

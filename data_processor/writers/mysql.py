@@ -3,11 +3,15 @@
 ``LOAD DATA LOCAL`` never fails on a bad value: it stores a coerced value (``'x'`` → ``0``) and raises a
 warning. So every batch checks ``@@warning_count`` and counts the rows; any warning means the batch is refused
 (the caller rolls back to its savepoint and bisects), so nothing is ever silently coerced.
+
+``translate_error`` reads the server's error number: a full disk or table (1021, 1114, errno 28), a lost
+connection, deadlock or lock wait (retried), or anything else (terminal).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 import time
@@ -19,8 +23,10 @@ import pymysql
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql as mysql_types
 
-from ..errors import TableLocked
-from . import Capabilities, RowsRefused, csv_bytes, quoted_columns
+from ..errors import DatabaseError, DatabaseFull, TableLocked, TerminalDatabaseError, TransientDatabaseError
+from . import Capabilities, RowsRefused, connection_invalidated, csv_bytes, driver_error, first_line, quoted_columns
+
+log = logging.getLogger(__name__)
 
 CAPABILITIES = Capabilities(
     max_columns=1017,
@@ -38,6 +44,8 @@ CAPABILITIES = Capabilities(
 )
 
 _TRANSIENT_CODES = {1205, 1213, 2003, 2006, 2013, 1040, 1927}  # lock wait, deadlock, gone away, lost, too many
+_FULL_CODES = {1021, 1114}  # disk full, table full
+DRIVER_ERRORS = (sa.exc.DBAPIError, pymysql.err.Error)
 
 
 def configure_engine(engine: sa.Engine) -> None:
@@ -79,22 +87,54 @@ def bulk_write(conn: sa.Connection, table: sa.Table, columns: list[str], batch: 
         os.unlink(path)
 
 
-def is_transient(exc: BaseException) -> bool:
-    orig = getattr(exc, "orig", exc)
-    code = orig.args[0] if getattr(orig, "args", None) and isinstance(orig.args[0], int) else None
-    return code in _TRANSIENT_CODES
+def translate_error(exc: BaseException) -> DatabaseError:
+    orig = driver_error(exc)
+    args = getattr(orig, "args", ())
+    code = args[0] if args and isinstance(args[0], int) else None
+    reason = str(args[1]) if len(args) > 1 else first_line(orig)
+    reason = reason.strip().splitlines()[0] if reason.strip() else type(orig).__name__
+    if code in _FULL_CODES or "errno: 28" in reason or "No space left" in reason:
+        return DatabaseFull(reason)
+    if code in _TRANSIENT_CODES or isinstance(orig, pymysql.err.InterfaceError) or connection_invalidated(exc):
+        return TransientDatabaseError(reason)
+    return TerminalDatabaseError(reason)
+
+
+def _lock_name(text: str) -> str:
+    return "data_processor:" + hashlib.sha256(text.encode()).hexdigest()[:40]  # GET_LOCK names: 64 characters
+
+
+@contextmanager
+def _get_lock(conn: sa.Connection, name: str, timeout: float) -> Iterator[bool]:
+    """``GET_LOCK`` for as long as the block runs; yields whether it was granted. Releasing on a connection that
+    died is not an error: the lock died with it."""
+    got = conn.execute(sa.text("SELECT GET_LOCK(:n, :t)"), {"n": name, "t": max(int(timeout), 0)}).scalar() == 1
+    try:
+        yield got
+    finally:
+        if got:
+            try:
+                conn.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": name})
+            except DRIVER_ERRORS as exc:
+                log.warning("a lock was already gone with its connection: %s", first_line(driver_error(exc)))
+
+
+@contextmanager
+def ledger_lock(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection holding a server-wide named lock (MariaDB's DDL commits at once: a transaction cannot hold it)."""
+    with engine.connect() as conn, _get_lock(conn, _lock_name("ledger tables\n"), 600) as got:
+        if not got:
+            raise TransientDatabaseError("timed out waiting for another run creating the ledger tables")
+        yield conn
+        conn.commit()
 
 
 @contextmanager
 def table_lock(engine: sa.Engine, table: str, timeout: float) -> Iterator[None]:
     """``GET_LOCK`` on its own connection for the whole run (names are hashed to fit 64 characters)."""
-    name = "data_processor:" + hashlib.sha256(table.encode()).hexdigest()[:40]
     with engine.connect() as conn:
         started = time.monotonic()
-        got = conn.execute(sa.text("SELECT GET_LOCK(:n, :t)"), {"n": name, "t": max(int(timeout), 0)}).scalar()
-        if got != 1:
-            raise TableLocked(table, time.monotonic() - started)
-        try:
+        with _get_lock(conn, _lock_name(table), timeout) as got:
+            if not got:
+                raise TableLocked(table, time.monotonic() - started)
             yield
-        finally:
-            conn.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": name})

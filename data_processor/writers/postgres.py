@@ -1,9 +1,16 @@
-"""PostgreSQL: ``COPY … FROM STDIN (FORMAT csv)`` from an in-memory buffer, advisory lock per table."""
+"""PostgreSQL: ``COPY … FROM STDIN (FORMAT csv)`` from an in-memory buffer, advisory lock per table.
+
+Driver errors reach us wrapped by SQLAlchemy or raw from a cursor (``copy_expert``); ``translate_error`` reads
+their SQLSTATE: class 53100 is a full disk, classes 08/40/53/57 (connection, deadlock, resources, restart) are
+worth a retry, the rest (a limit such as 1,600 columns, a name PostgreSQL refuses) are terminal.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,9 +20,12 @@ import psycopg2
 import pyarrow as pa
 import sqlalchemy as sa
 
-from ..errors import TableLocked
+from ..errors import DatabaseError, DatabaseFull, TableLocked, TerminalDatabaseError, TransientDatabaseError
+from ..testing import paused_reader
 from ..types import FilePlan
-from . import Capabilities, RowsRefused, csv_bytes, quoted_columns
+from . import Capabilities, RowsRefused, connection_invalidated, csv_bytes, driver_error, first_line, quoted_columns
+
+log = logging.getLogger(__name__)
 
 FILE_ID_SETTING = "data_processor.file_id"
 
@@ -36,10 +46,32 @@ CAPABILITIES = Capabilities(
 )
 
 _TRANSIENT_CLASSES = ("08", "40", "53", "57")  # connection, rollback/deadlock, resources, operator intervention
+_DISK_FULL = "53100"
+DRIVER_ERRORS = (sa.exc.DBAPIError, psycopg2.Error)
 
 
 def configure_engine(engine: sa.Engine) -> None:
-    """Nothing to set: psycopg2 streams COPY as it is."""
+    """psycopg2 streams COPY as it is; only its report of a COPY cut short needs quieting."""
+    _quiet_copy_reports()
+
+
+def _quiet_copy_reports() -> None:
+    """When the server ends a connection in the middle of a COPY, psycopg2 prints a ``SystemError … decode``
+    traceback through ``sys.excepthook`` (psycopg/psycopg2#551), then raises ``OperationalError("invalid
+    socket")``, which the load retries. Only that printed report is replaced, by one log line with the server's
+    reason; every other uncaught error still reaches the previous hook."""
+    previous = sys.excepthook
+    if getattr(previous, "quiets_copy_reports", False):
+        return
+
+    def hook(kind, value, traceback) -> None:  # type: ignore[no-untyped-def]
+        if kind is SystemError and isinstance(value.__cause__, psycopg2.Error):
+            log.warning("the database ended a COPY: %s", first_line(value.__cause__))
+            return
+        previous(kind, value, traceback)
+
+    hook.quiets_copy_reports = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
 
 
 def engine_options() -> dict:
@@ -70,7 +102,7 @@ def copy_file(conn: sa.Connection, table: sa.Table, file: FilePlan, file_id: int
     cursor = conn.connection.driver_connection.cursor()
     cursor.execute("SELECT set_config(%s, %s, true)", (FILE_ID_SETTING, str(file_id)))
     try:
-        cursor.copy_expert(sql, stream, size=1 << 20)
+        cursor.copy_expert(sql, paused_reader(stream, "copy-streaming"), size=1 << 20)
     except (psycopg2.DataError, psycopg2.IntegrityError) as exc:
         raise RowsRefused(str(exc).strip().splitlines()[0]) from exc
     return cursor.rowcount
@@ -80,17 +112,37 @@ def _literal(text: str) -> str:
     return "E'\\t'" if text == "\t" else "'" + text.replace("'", "''") + "'"
 
 
-def is_transient(exc: BaseException) -> bool:
-    code = getattr(getattr(exc, "orig", exc), "pgcode", None)
-    if code:
-        return code.startswith(_TRANSIENT_CLASSES)
-    return isinstance(getattr(exc, "orig", exc), psycopg2.OperationalError)
+def translate_error(exc: BaseException) -> DatabaseError:
+    orig = driver_error(exc)
+    reason, code = first_line(orig), getattr(orig, "pgcode", None) or ""
+    if code == _DISK_FULL:
+        return DatabaseFull(reason)
+    lost = not code and isinstance(orig, (psycopg2.OperationalError, psycopg2.InterfaceError))
+    if code.startswith(_TRANSIENT_CLASSES) or lost or connection_invalidated(exc):
+        return TransientDatabaseError(reason)
+    return TerminalDatabaseError(reason)
+
+
+def _key(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
+
+
+_LEDGER_KEY = _key("data_processor ledger tables")  # no table's key: those are "data_processor:<table>"
+
+
+@contextmanager
+def ledger_lock(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction holding a database-wide advisory lock until it commits (so does the DDL inside it)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LEDGER_KEY})
+        yield conn
 
 
 @contextmanager
 def table_lock(engine: sa.Engine, table: str, timeout: float) -> Iterator[None]:
-    """A session advisory lock, held on its own connection for the whole run."""
-    key = int.from_bytes(hashlib.sha256(f"data_processor:{table}".encode()).digest()[:8], "big", signed=True)
+    """A session advisory lock, held on its own connection for the whole run (see the package's docstring for
+    what covers a lock that dies with its session)."""
+    key = _key(f"data_processor:{table}")
     with engine.connect() as conn:
         started = time.monotonic()
         while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
@@ -101,5 +153,9 @@ def table_lock(engine: sa.Engine, table: str, timeout: float) -> Iterator[None]:
         try:
             yield
         finally:
-            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-            conn.commit()
+            try:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+            except DRIVER_ERRORS as exc:  # the session died (a restart): its lock died with it
+                log.warning("the lock on %s was already gone with its connection: %s", table,
+                            first_line(driver_error(exc)))

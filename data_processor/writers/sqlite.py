@@ -3,11 +3,16 @@
 pysqlite's own transaction handling hides SAVEPOINT from SQLAlchemy, so ``configure_engine`` applies
 SQLAlchemy's documented recipe (driver autocommit off, ``BEGIN`` emitted by SQLAlchemy). SQLite has one writer
 at a time, so files load one after another.
+
+The run lock is a ``flock`` on a file beside the database, named from a hash of the table name (a name holding
+``/`` or ``..`` can never point it elsewhere). ``translate_error`` reads SQLite's result code: ``SQLITE_FULL`` (a
+full disk) and ``SQLITE_BUSY``/``SQLITE_LOCKED`` (retried) apart from the rest.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -16,8 +21,12 @@ from contextlib import contextmanager
 import pyarrow as pa
 import sqlalchemy as sa
 
-from ..errors import TableLocked
-from . import Capabilities, RowsRefused, quoted_columns
+from ..errors import (
+    ConfigError, DatabaseError, DatabaseFull, TableLocked, TerminalDatabaseError, TransientDatabaseError,
+)
+from . import Capabilities, RowsRefused, driver_error, first_line, quoted_columns
+
+DRIVER_ERRORS = (sa.exc.DBAPIError, sqlite3.Error)
 
 CAPABILITIES = Capabilities(
     max_columns=2000,
@@ -44,7 +53,10 @@ def configure_engine(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn) -> None:  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_IMMEDIATE) else "BEGIN")
+
+
+_IMMEDIATE = "data_processor_begin_immediate"
 
 
 def engine_options() -> dict:
@@ -63,18 +75,42 @@ def bulk_write(conn: sa.Connection, table: sa.Table, columns: list[str], batch: 
     return cursor.rowcount
 
 
-def is_transient(exc: BaseException) -> bool:
-    return "database is locked" in str(getattr(exc, "orig", exc))
+def translate_error(exc: BaseException) -> DatabaseError:
+    orig = driver_error(exc)
+    reason, code = first_line(orig), getattr(orig, "sqlite_errorname", "") or ""
+    if code.startswith("SQLITE_FULL") or "database or disk is full" in reason:
+        return DatabaseFull(reason)
+    if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in reason:
+        return TransientDatabaseError(reason)
+    return TerminalDatabaseError(reason)
+
+
+@contextmanager
+def ledger_lock(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction begun with ``BEGIN IMMEDIATE``: it holds the database's write lock from its first statement."""
+    with engine.connect().execution_options(**{_IMMEDIATE: True}) as conn, conn.begin():
+        yield conn
+
+
+def lock_path(database: str, table: str) -> str:
+    """``<database>.<hash of the table>.lock``, beside the database whatever characters the table name holds."""
+    return f"{database}.{hashlib.sha256(table.encode()).hexdigest()[:16]}.lock"
 
 
 @contextmanager
 def table_lock(engine: sa.Engine, table: str, timeout: float) -> Iterator[None]:
-    """An exclusive ``flock`` on ``<database>.<table>.lock`` beside the database file."""
+    """An exclusive ``flock`` on :func:`lock_path` beside the database file."""
     database = engine.url.database
     if not database or database == ":memory:":
         yield
         return
-    with open(f"{database}.{table}.lock", "a+") as lock_file:
+    path = lock_path(database, table)
+    try:
+        lock_file = open(path, "a+")  # noqa: SIM115 - closed below, after the lock is released
+    except OSError as exc:
+        raise ConfigError(f"cannot create the lock file {path}: {exc.strerror or exc}; the folder of an SQLite "
+                          "database must be writable (SQLite writes its journal there too)") from None
+    with lock_file:
         started = time.monotonic()
         while True:
             try:
