@@ -376,10 +376,11 @@ def kill_lock_session(database, table: str) -> None:
 def waiting_to_take_over(database) -> bool:
     """A run is waiting on the holder row (shared by the in-flight files of the run that lost the lock)."""
     query = {
+        # the statement as sent (both drivers fill in the values): this table's take-over, blocked on the row
         "postgres": "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND query LIKE 'UPDATE data_processor_runs%'",
-        "mariadb": "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' "
-                   "AND trx_query LIKE 'UPDATE data_processor_runs%'",
+                    f"AND query LIKE 'UPDATE data_processor_runs%' AND query LIKE '%''{database.table}''%'",
+        "mariadb": "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'UPDATE data_processor_runs%' "
+                   f"AND INFO LIKE '%''{database.table}''%'",
     }[database.name]
     with database.engine.connect() as conn:
         return bool(conn.execute(sa.text(query)).scalar())
