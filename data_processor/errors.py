@@ -155,7 +155,6 @@ class TableLockLost(TerminalDatabaseError):
         return TableLockLost(self.table, database)
 
 
-
 # -- fetch -------------------------------------------------------------------------------------------------------
 
 
