@@ -167,6 +167,32 @@ def test_cli_load_in_the_job_container_loads_once_with_ecs_json_logs(image, samp
         assert {r["status"] for r in files} == {status}, files
 
 
+def test_a_zip_on_object_storage_loads_in_the_job_container_once(image, pg, s3, tmp_path):
+    """The object-storage pool's Job: no data volume, the release read in place from a zip in a bucket, the
+    store's endpoint and keys from the environment (as the storage Secret gives them through envFrom)."""
+    subprocess.run([sys.executable, "-m", "data_processor.sample_data", str(tmp_path / "release"), "--layout",
+                    "current", "--zip", "--mb", "2", "--seed", "1"], check=True, capture_output=True)
+    archive = tmp_path / "release" / "domestic-csv.zip"
+    url = s3.put(s3.bucket(), "epc/domestic-csv.zip", archive.read_bytes())
+    env = {"DEST_SQL": POSTGRES_URL, "DATA_PROCESSOR_LOG_FORMAT": "json",
+           **{name: os.environ[name] for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                                  "AWS_DEFAULT_REGION")}}
+    command = ["data-processor", "load", "--src", url, "--glob", "certificates-*.csv", "--table", pg.table,
+               "--null-values", "NO DATA!"]
+    first = run_job_container(image, *command, env=env, tmp_path=tmp_path)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    import zipfile
+
+    with zipfile.ZipFile(archive) as members:
+        expected = sum(members.read(n).count(b"\n") - 1 for n in members.namelist() if n.startswith("certificates-"))
+    assert pg.count() + pg.count(f"{pg.table}_rejects") == expected
+    second = run_job_container(image, *command, env=env, tmp_path=tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    files = [r for r in json_lines(second.stdout) + json_lines(second.stderr) if r.get("event.action") == "load.file"]
+    assert files and {r["status"] for r in files} == {"skipped"}
+    assert "testing" not in first.stdout + first.stderr  # the keys never reach the logs
+
+
 # --- the per-file Job's own command: `prefect flow-run execute` ---------------------------------------------------
 
 PLAN_ONE_FILE = """
