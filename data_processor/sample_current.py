@@ -25,7 +25,7 @@ import numpy as np
 
 from .sample_data import (
     CERTIFICATE_COLUMNS, CHUNK_ROWS, RECOMMENDATION_COLUMNS, Authority, GeneratedDump, Pool,
-    _authority_list, _Decimals, _postcodes, _recommendation_chunk, _where, certificate_values, default_authorities,
+    _Decimals, _postcodes, _recommendation_chunk, _where, certificate_values, start_dump,
 )
 
 ARCHIVE_NAME = "domestic-csv.zip"
@@ -86,13 +86,7 @@ def generate_current_dump(dest: Path, target_mb: float = 5.0, *, authorities: in
                           archive: bool = False) -> GeneratedDump:
     """Write ``dest/certificates-YYYY.csv`` and ``dest/recommendations-YYYY.csv`` totalling about ``target_mb``;
     with ``archive``, also ``dest/domestic-csv.zip`` holding them (``GeneratedDump.archive``)."""
-    if target_mb <= 0:
-        raise ValueError(f"target_mb must be positive, got {target_mb}")
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    chosen = _authority_list(authorities if authorities is not None else default_authorities(target_mb))
-    setup = np.random.default_rng([seed, 0])
-    decimals = _Decimals(setup)
+    dest, chosen, _setup, decimals = start_dump(dest, target_mb, authorities, seed)
     budget_per_authority = target_mb * 1_000_000 / len(chosen)
     certificate_rows = recommendation_rows = total_bytes = 0
     bytes_per_certificate = 1500.0

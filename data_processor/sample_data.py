@@ -668,6 +668,19 @@ def _authority_list(count: int) -> list[Authority | None]:
 CHUNK_ROWS = 4000
 
 
+def start_dump(dest: Path, target_mb: float, authorities: int | None,
+               seed: int) -> tuple[Path, list, np.random.Generator, _Decimals]:
+    """What every layout's generator starts from: the folder (created), the authorities, the seeded set-up
+    generator and the decimal formatter."""
+    if target_mb <= 0:
+        raise ValueError(f"target_mb must be positive, got {target_mb}")
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    chosen = _authority_list(authorities if authorities is not None else default_authorities(target_mb))
+    setup = np.random.default_rng([seed, 0])
+    return dest, chosen, setup, _Decimals(setup)
+
+
 def generate_epc_dump(dest: Path, target_mb: float = 5.0, *, authorities: int | None = None,
                       seed: int = 42) -> GeneratedDump:
     """Write ``dest/domestic-<code>-<Name>/{certificates,recommendations}.csv`` totalling about ``target_mb``.
@@ -675,13 +688,7 @@ def generate_epc_dump(dest: Path, target_mb: float = 5.0, *, authorities: int | 
     ``authorities=None`` picks about one folder per 10 MB (3..40); folders get unequal shares, as real ones do
     (the unknown folder is small). Every folder gets at least one certificate. Existing files are overwritten.
     """
-    if target_mb <= 0:
-        raise ValueError(f"target_mb must be positive, got {target_mb}")
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    chosen = _authority_list(authorities if authorities is not None else default_authorities(target_mb))
-    setup = np.random.default_rng([seed, 0])
-    decimals = _Decimals(setup)
+    dest, chosen, setup, decimals = start_dump(dest, target_mb, authorities, seed)
     weights = setup.lognormal(0.0, 0.5, len(chosen))
     if chosen[-1] is None and len(chosen) > 1:
         weights[-1] = weights[:-1].mean() * 0.1  # the unknown folder is a small one
