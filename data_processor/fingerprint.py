@@ -93,7 +93,8 @@ class Witness:
 
 
 class _Hashing(io.RawIOBase):
-    """A read-only file that shows every block it hands out to its witness."""
+    """A read-only file that shows every block it hands out to its witness. Closing it leaves the file open: the
+    witness may still need the rest of it, and closes it when it has read it (:meth:`Witness.finish`)."""
 
     def __init__(self, raw: io.BufferedReader, witness: Witness) -> None:
         self._file, self._witness = raw, witness
@@ -111,10 +112,6 @@ class _Hashing(io.RawIOBase):
         block = self._file.read(size)
         self._witness.seen(block)
         return block
-
-    def close(self) -> None:
-        # the witness may still need the rest of the file; it closes the file itself when it has it
-        super().close()
 
 
 def fingerprint(path: Source) -> Fingerprint:

@@ -190,8 +190,8 @@ def _without_repeated_header(
             return batch
     if mask is None:
         return batch
-    for _ in range(pc.sum(mask).as_py()):
-        if found is not None:
+    if found is not None:
+        for _ in range(pc.sum(mask).as_py()):
             found()
     return batch.filter(pc.invert(mask))
 

@@ -30,8 +30,8 @@ from .errors import ConfigError, DatabaseDown, DataProcessorError, NoFilesMatche
 from .load import load_file, remove_file
 from .plan import FileScan, build_plan, check_table_name, check_width, read_schema_file, scan_file
 from .retry import outage, retry_delays
-from .text import plural
 from .sources import discover_source, display
+from .text import plural
 from .types import FilePlan, LoadPlan, LoadResult
 
 log = logging.getLogger(__name__)
