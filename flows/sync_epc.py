@@ -119,7 +119,7 @@ def sync_epc(
             max_db_writers=max_db_writers, prune=prune, return_state=True,
         )
         outcome = state.result(raise_on_failure=False)
-        summaries[kind] = getattr(outcome, "payload", outcome) if not isinstance(outcome, dict) else outcome
+        summaries[kind] = getattr(outcome, "payload", outcome)  # a FilesFailed carries the run's summary
         if not state.is_completed():
             logger.error("%s: %s", tables[kind], state.message)
     create_markdown_artifact(
