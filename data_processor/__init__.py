@@ -1,8 +1,13 @@
 """Data Processor: load a folder of CSV files into one SQL table, fast, exactly once, nothing lost.
 
-The engine knows nothing of Prefect; ``flows/`` wraps these functions.
+The public API is the staged engine: ``plan`` (read-only) → ``apply`` (DDL, once) → ``load`` (through a fan-out),
+or ``run`` for all three under the table's lock. The engine knows nothing of Prefect; ``flows/`` wraps it.
 """
 
-from .run import LoadOptions, RunSummary, load, prepare
+from .engine import Plan, apply, discover, load, locked, plan, run
+from .fanout import FanOut, InProcess, LocalProcesses
+from .settings import Settings
+from .summary import RunSummary
 
-__all__ = ["LoadOptions", "RunSummary", "load", "prepare"]
+__all__ = ["FanOut", "InProcess", "LocalProcesses", "Plan", "RunSummary", "Settings", "apply", "discover", "load",
+           "locked", "plan", "run"]

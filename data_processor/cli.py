@@ -18,7 +18,9 @@ from . import ledger, logs, output
 from .db import DEFAULT_DEST, check_connection, make_engine, masked, parse_url
 from .errors import ConfigError, DataProcessorError
 from .fetch.cli import fetch_group
-from .run import LoadOptions, load, prepare, slim_process
+from . import engine
+from .fanout import slim_process
+from .settings import Settings
 
 
 
@@ -54,8 +56,8 @@ def source_options(function: Callable) -> Callable:
 
 
 def _options(src, pattern, dest, table, workers, schema_file, max_bad_rows, null_values, prune,
-             **extra) -> LoadOptions:
-    return LoadOptions(src=src, glob=pattern, dest=dest, table=table or "", workers=workers, schema_file=schema_file,
+             **extra) -> Settings:
+    return Settings(src=src, glob=pattern, dest=dest, table=table or "", workers=workers, schema_file=schema_file,
                        max_bad_rows=max_bad_rows, null_values=tuple(null_values), prune=prune, **extra)
 
 
@@ -94,7 +96,7 @@ def load_command(lock_timeout: float, **kwargs) -> None:
     """
     options = _options(**kwargs, lock_timeout=lock_timeout)
     with output.current().progress() as report:
-        summary = load(options, report)
+        summary = engine.run(options, report)
     output.print_summary(summary)
     sys.exit(summary.exit_code)
 
@@ -105,9 +107,9 @@ def plan_command(**kwargs) -> None:
     """Dry run: which files are new, changed or unchanged, and the schema a load would use. Writes nothing."""
     options = _options(**kwargs)
     with output.current().progress() as report:
-        prepared = prepare(options, report)
-    output.current().plan(prepared, options.table)
-    sys.exit(1 if prepared.failures else 0)
+        the_plan = engine.dry_run(options, report)
+    output.current().plan(the_plan)
+    sys.exit(1 if the_plan.failures else 0)
 
 
 @main.command("status")

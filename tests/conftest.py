@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from data_processor.db import make_engine
-from data_processor.run import LoadOptions, load
+from data_processor import Settings, run
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test")
@@ -43,7 +43,7 @@ class Database:
         return self.engine.dialect.identifier_preparer.quote(name)
 
     def load(self, src: Path, glob: str = "**/*.csv", **kwargs):
-        return load(LoadOptions(src=str(src), glob=glob, dest=self.url, table=self.table, **kwargs))
+        return run(Settings(src=str(src), glob=glob, dest=self.url, table=self.table, **kwargs))
 
 
 def _database(name: str, url: str, tmp_path: Path):

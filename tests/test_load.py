@@ -154,7 +154,7 @@ def test_null_values_option(db, src):
 
 @pytest.mark.parametrize("workers", [2])
 def test_parallel_files(db, src, workers, monkeypatch):
-    monkeypatch.setattr("data_processor.run.PARALLEL_MIN_BYTES", 0)  # real worker processes, even for tiny files
+    monkeypatch.setattr("data_processor.fanout.PARALLEL_MIN_BYTES", 0)  # real worker processes, even for tiny files
     for i in range(6):
         write(src / f"f{i}.csv", "id,v\n" + "".join(f"{i * 100 + j},{j}\n" for j in range(50)))
     summary = db.load(src, workers=workers)
@@ -197,16 +197,18 @@ def test_the_same_file_loaded_twice_at_once_lands_once(db, src):
     file's ledger row, then finds it loaded and does nothing."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from data_processor.run import LoadOptions, load_one, locked, prepare
+    from data_processor import Settings, apply, locked, plan
+    from data_processor.jobs import load_one
 
     header, rows = CERTS.split("\n", 1)
     write(src / "certificates.csv", header + "\n" + rows * 2000)
-    options = LoadOptions(src=str(src), glob="*.csv", dest=db.url, table=db.table)
+    options = Settings(src=str(src), glob="*.csv", dest=db.url, table=db.table)
     with locked(options):
-        prepared = prepare(options, apply_ddl=True)
-    plan, file = prepared.plan, prepared.plan.files[0]
+        the_plan = plan(options)
+        apply(the_plan)
+    load_plan, file = the_plan.load_plan, the_plan.load_plan.files[0]
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda _: load_one(db.url, plan, file, pauses=()), range(2)))
+        results = list(pool.map(lambda _: load_one(db.url, load_plan, file, pauses=()), range(2)))
     assert sorted(r.status for r in results) == ["loaded", "skipped"]
     assert db.count() == 6000
 
