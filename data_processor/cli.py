@@ -21,6 +21,7 @@ from .fetch.cli import fetch_group
 from . import engine
 from .fanout import slim_process
 from .settings import Settings
+from .writers import writer_for
 
 
 
@@ -129,9 +130,9 @@ def _require_sqlite_file(dest: str) -> None:
     """A read must not create: SQLite makes an empty database at any path it is given, so a mistyped --dest would
     report "nothing loaded" and leave a stray file behind."""
     url = parse_url(dest)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        if not Path(url.database).is_file():
-            raise ConfigError(f"no SQLite database at {url.database!r}: check --dest (status never creates one)")
+    path = writer_for(url.get_backend_name()).database_file(url)
+    if path is not None and not Path(path).is_file():
+        raise ConfigError(f"no SQLite database at {path!r}: check --dest (status never creates one)")
 
 
 def _add_flow_commands() -> None:

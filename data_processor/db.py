@@ -6,13 +6,12 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import ModuleType
 
 import sqlalchemy as sa
 
 from .errors import ConfigError, DatabaseError
 from .logs import mask
-from .writers import writer_for
+from .writers import Writer, writer_for
 
 DEFAULT_DEST = "sqlite:///data_processor.db"
 """Where a load goes when neither --dest nor DEST_SQL says: a SQLite file in the current folder."""
@@ -67,7 +66,7 @@ def parse_url(url: str) -> sa.URL:
     return parsed.set(drivername=default) if default else parsed
 
 
-def make_engine(url: str) -> tuple[sa.Engine, ModuleType]:
+def make_engine(url: str) -> tuple[sa.Engine, Writer]:
     """An engine for ``url`` set up for its bulk path, and the writer module that goes with it."""
     parsed = parse_url(url)
     writer = writer_for(parsed.get_backend_name())
@@ -82,7 +81,7 @@ def make_engine(url: str) -> tuple[sa.Engine, ModuleType]:
     return engine, writer
 
 
-def check_connection(engine: sa.Engine, writer: ModuleType) -> None:
+def check_connection(engine: sa.Engine, writer: Writer) -> None:
     """Fail fast, with one clear line, when the database cannot be reached."""
     with database_errors(engine):
         with engine.connect() as conn:
@@ -104,6 +103,6 @@ def database_errors(engine: sa.Engine) -> Iterator[None]:
         raise database_error(exc, engine, writer) from None
 
 
-def database_error(exc: BaseException, engine: sa.Engine, writer: ModuleType) -> DatabaseError:
+def database_error(exc: BaseException, engine: sa.Engine, writer: Writer) -> DatabaseError:
     """A driver error as our own, worded without secrets (the driver's text never includes the password)."""
     return writer.translate_error(exc).at(masked(engine.url))

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
+import sqlalchemy as sa
+
 from . import ledger
 from .db import make_engine
 from .errors import DatabaseDown, DataProcessorError, TransientDatabaseError
@@ -21,6 +23,7 @@ from .load import load_file
 from .plan import FileScan, scan_file
 from .retry import outage, retry_delays
 from .types import FilePlan, LoadPlan, LoadResult, SourceFile
+from .writers import Writer
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,7 @@ ScanOutcome = FileScan | LoadResult
 
 
 @lru_cache(maxsize=4)
-def engine_for(url: str) -> tuple:
+def engine_for(url: str) -> tuple[sa.Engine, Writer]:
     """``(engine, writer)`` for a URL, one per process (a pool of connections shared by the process's files)."""
     return make_engine(url)
 

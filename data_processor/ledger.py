@@ -22,15 +22,14 @@ from sqlalchemy.dialects import mysql
 from .db import database_errors
 from .errors import DatabaseError, TableLockLost
 from .types import FilePlan, LoadResult
-from .writers import writer_for
+from .writers import ROW_ID_TYPE, writer_for
 
 metadata = sa.MetaData()
-_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 files = sa.Table(
     "data_processor_files",
     metadata,
-    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("id", ROW_ID_TYPE, primary_key=True, autoincrement=True),
     sa.Column("table_name", sa.String(128), nullable=False),
     sa.Column("file_key", sa.String(512), nullable=False),
     sa.Column("status", sa.String(16), nullable=False, comment="new, loaded or failed"),
