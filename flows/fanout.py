@@ -4,6 +4,7 @@ deployment (one Kubernetes Job pod per file). Both follow ``data_processor.fanou
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from prefect import get_run_logger
 from prefect.context import FlowRunContext
@@ -11,7 +12,9 @@ from prefect.deployments import run_deployment
 from prefect.futures import PrefectFlowRunFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from data_processor.fanout import LocalProcesses
+from data_processor import FanOut, LocalProcesses, Settings
+from data_processor.discover import Discovery
+from data_processor.engine import parallel_writers
 from data_processor.jobs import (
     ScanJob, ScanOutcome, forget_handoffs, handed_off, recorded_result, scan_job_to_json,
 )
@@ -106,6 +109,19 @@ class KubernetesPods:
             tags=["data-processor", f"table:{self.table}"],
         )
         return PrefectFlowRunFuture(flow_run_id=child.id)
+
+
+@contextmanager
+def fan_out_for(fanout: str, settings: Settings, found: Discovery, child_deployment: str, db_limit: str,
+                pass_dest: bool) -> Iterator[FanOut]:
+    """The fan-out the ``fanout`` parameter names, ready for the run (a local pool started, its imports under way)."""
+    if fanout == "kubernetes":
+        yield KubernetesPods(child_deployment, settings.table, settings.dest, settings.run_id, db_limit, pass_dest)
+        return
+    total = sum(f.size for f in found.files)
+    with LocalProcesses(settings.worker_count, total, len(found.files)) as processes:
+        yield PrefectThreads(parallel_writers(settings.dest, settings.worker_count), db_limit, processes)
+
 
 
 def reason(message: str | None, file: FilePlan) -> str:

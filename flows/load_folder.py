@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -27,28 +24,16 @@ from prefect.context import FlowRunContext
 from prefect.runtime import flow_run as current_run
 from prefect.settings import PREFECT_API_URL
 
-from data_processor import FanOut, LocalProcesses, Plan, Settings, apply, discover, load, locked, plan
+from data_processor import FanOut, Plan, Settings, apply, discover, load, locked, plan
 from data_processor.db import destination, masked
 from data_processor.discover import Discovery
-from data_processor.engine import parallel_writers
 from data_processor.output import summary_fields, summary_line
 from data_processor.sources import display
 from data_processor.text import plural, printable
-from flows.fanout import KubernetesPods, PrefectThreads
-from flows.report import LoadProgress, ScanLog, failure_message, publish
-from flows.setup import check_deployment, ensure_db_limit
+from flows.fanout import fan_out_for
+from flows.report import FilesFailed, LoadProgress, ScanLog, failure_message, publish
+from flows.setup import check_deployment, ensure_db_limit, threads_as_the_cap
 from flows.tasks import DB_LIMIT
-
-
-class FilesFailed(Exception):
-    """Some files did not load; the message names each one and why, ``payload`` is the run's summary."""
-
-    def __init__(self, message: str, payload: dict) -> None:
-        super().__init__(message, payload)
-        self.message, self.payload = message, payload
-
-    def __str__(self) -> str:
-        return self.message
 
 
 def run_name() -> str:
@@ -76,17 +61,6 @@ def apply_task(the_plan: Plan) -> None:
     """Create or widen the table (once, before any load); prune files no longer matched if asked."""
     for change in apply(the_plan):
         get_run_logger().info("schema: %s", change, extra={"event.action": "schema.change"})
-
-
-@contextmanager
-def fan_out_for(fanout: str, settings: Settings, found: Discovery, child_deployment: str, db_limit: str,
-                pass_dest: bool) -> Iterator[FanOut]:
-    if fanout == "kubernetes":
-        yield KubernetesPods(child_deployment, settings.table, settings.dest, settings.run_id, db_limit, pass_dest)
-        return
-    total = sum(f.size for f in found.files)
-    with LocalProcesses(settings.worker_count, total, len(found.files)) as processes:
-        yield PrefectThreads(parallel_writers(settings.dest, settings.worker_count), db_limit, processes)
 
 
 @flow(name="load-csv-folder", flow_run_name=run_name, log_prints=True)
@@ -139,13 +113,7 @@ def load_csv_folder(
     if fanout == "kubernetes":
         check_deployment(child_deployment)
     if fanout == "local" and not PREFECT_API_URL.value():
-        # Prefect's temporary API lives and dies with this process, so no other run can share a limit on it, and on
-        # its SQLite database each slot takes ~2 s to acquire: this run's threads are the cap instead.
-        db_concurrency_limit = ""
-        settings = replace(settings, workers=min(settings.worker_count, max_db_writers or settings.worker_count))
-        writers = parallel_writers(settings.dest, settings.worker_count)
-        logger.info("temporary Prefect API: %s", "at most one file writes at a time" if writers == 1
-                    else f"at most {writers} files write at once")
+        settings, db_concurrency_limit = threads_as_the_cap(settings, max_db_writers)
     ensure_db_limit(db_concurrency_limit, max_db_writers, default=max(1, workers))
     found = discover(settings)
     with fan_out_for(fanout, settings, found, child_deployment, db_concurrency_limit, dest is not None) as fan_out, \

@@ -20,6 +20,17 @@ EVENT_COMPLETED = "data-processor.load.completed"
 EVENT_FAILED = "data-processor.load.failed"
 
 
+class FilesFailed(Exception):
+    """Some files did not load; the message names each one and why, ``payload`` is the run's summary."""
+
+    def __init__(self, message: str, payload: dict) -> None:
+        super().__init__(message, payload)
+        self.message, self.payload = message, payload
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def artifact_key(table: str, kind: str) -> str:
     """Artifact keys allow lowercase letters, digits and dashes; one key per table keeps its history together."""
     return f"{kind}-" + re.sub(r"[^a-z0-9]+", "-", table.lower()).strip("-")

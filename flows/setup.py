@@ -1,10 +1,14 @@
-"""What a parent run checks and creates on the Prefect server before it plans."""
+"""What a parent run checks and sets up on the Prefect server before it plans."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
 
+from data_processor import Settings
+from data_processor.engine import parallel_writers
 from data_processor.errors import ConfigError
 
 
@@ -30,3 +34,18 @@ def ensure_db_limit(name: str, slots: int | None, default: int) -> None:
             client.read_global_concurrency_limit_by_name(name)
         except ObjectNotFound:  # the first run against this Prefect server
             client.upsert_global_concurrency_limit_by_name(name, default)
+
+
+def threads_as_the_cap(settings: Settings, max_db_writers: int | None) -> tuple[Settings, str]:
+    """On Prefect's temporary API: no concurrency limit (returned empty), this run's threads are the cap instead.
+
+    The temporary API lives and dies with this process, so no other run can share a limit on it, and on its SQLite
+    database each slot takes ~2 s to acquire.
+    """
+    from prefect import get_run_logger
+
+    settings = replace(settings, workers=min(settings.worker_count, max_db_writers or settings.worker_count))
+    writers = parallel_writers(settings.dest, settings.worker_count)
+    get_run_logger().info("temporary Prefect API: %s", "at most one file writes at a time" if writers == 1
+                          else f"at most {writers} files write at once")
+    return settings, ""
