@@ -7,9 +7,11 @@ table per measurement, medians of ``--repeat``:
 * ``copy``: the largest ``certificates-*.csv`` of a current-layout dump loaded with the tool's own path (scan,
   then ``load_one``: the raw-file COPY fast path; with ``--null-values`` the validating path), ``psql \\copy``
   into the same typed table (same DDL, index and CSV options) and into an all-text table; then the two largest
-  files one after another vs in two parallel streams (tool threads, psql processes);
+  files one after another vs in two parallel streams (one process each);
 * ``wal``: the WAL each of those wrote (``pg_current_wal_insert_lsn`` before/after), per GB of CSV, beside the
   table's size on disk; only meaningful on a server nobody else writes to (``bench/private_pg.sh``);
+* ``replace``: a changed file reloaded (its old rows deleted in the same transaction), and ``INSERT … SELECT`` of
+  the file's rows from a staging table (the last step of a file split across pods into staging tables);
 * ``perfile``: the costs that do not scale with cores: fingerprint (sha256) and planning-scan rates, the fixed
   cost of one file's transaction (ledger, delete, COPY, ledger row, commit) on tiny files, and what one ragged row
   costs a big file (it leaves the fast path: batches checked in Python, then the reject located);
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import multiprocessing
 import os
 import resource
 import shutil
@@ -36,11 +39,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -53,7 +56,7 @@ from data_processor.fingerprint import fingerprint  # noqa: E402
 from data_processor.naming import column_names  # noqa: E402
 from data_processor.plan import NAME_BYTES, scan_file  # noqa: E402
 from data_processor.rejects import rejects_table_name  # noqa: E402
-from data_processor.run import LoadOptions, load_one, prepare  # noqa: E402
+from data_processor.run import LoadOptions, load_one, prepare, slim_process  # noqa: E402
 from data_processor.sources import discover_source, open_source  # noqa: E402
 from data_processor.types import SourceFile  # noqa: E402
 
@@ -118,7 +121,8 @@ def _children(pid: int) -> list[int]:
 
 
 class Measure:
-    """Wall, client CPU (this process and waited-for children), server CPU and WAL of the block it wraps."""
+    """Wall, client CPU (this process and its waited-for children, not live pool workers), server CPU and WAL of
+    the block it wraps."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -157,24 +161,23 @@ def row(name: str, size: int, m: Measure, rows: int = 0, **extra: object) -> dic
 
 def tool_load(server: Server, dest: str, folder: Path, names: list[str], parallel: bool,
               null_values: tuple[str, ...] = ()) -> dict:
-    """Scan and plan (DDL applied), then load every file with ``load_one``: in threads when ``parallel``."""
+    """Scan and plan (DDL applied), then load every file with ``load_one``: all at once when ``parallel``."""
     table = f"scale_{uuid.uuid4().hex[:8]}"
     glob = names[0] if len(names) == 1 else "{" + ",".join(names) + "}"
     options = LoadOptions(src=str(folder), glob=glob, dest=dest, table=table, workers=1, null_values=null_values)
     started = time.perf_counter()
     prepared = prepare(options, apply_ddl=True)
     plan_seconds = time.perf_counter() - started
-    results = []
-    with Measure(server) as m:
-        if parallel:
-            threads = [threading.Thread(target=lambda f=f: results.append(load_one(dest, prepared.plan, f)))
-                       for f in prepared.plan.files]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-        else:
-            results = [load_one(dest, prepared.plan, f) for f in prepared.plan.files]
+    files = prepared.plan.files
+    if parallel:  # one process per file, as the tool's workers and pods are; started (imports done) beforehand
+        with ProcessPoolExecutor(len(files), mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=slim_process) as pool:
+            list(pool.map(int, range(len(files))))
+            with Measure(server) as m:
+                results = list(pool.map(load_one, *zip(*[(dest, prepared.plan, f) for f in files])))
+    else:
+        with Measure(server) as m:
+            results = [load_one(dest, prepared.plan, f) for f in files]
     failed = [r.error for r in results if r.status != "loaded"]
     if failed:
         raise SystemExit(f"the tool failed: {failed}")
@@ -260,6 +263,44 @@ def psql_variant(server: Server, dest: str, folder: Path, path: Path, variant: s
                  **{"table MB": server.size(table) / MB})
     server.drop(table)
     server.drop(model)
+    return result
+
+
+def replace_changed(server: Server, dest: str, big: Path, scratch: Path) -> dict:
+    """Reload of a changed file: its old rows deleted and the new ones copied in one transaction (the tool's path)."""
+    folder = scratch / "changed"
+    folder.mkdir(exist_ok=True)
+    copy = folder / big.name
+    shutil.copyfile(big, copy)
+    table = f"scale_{uuid.uuid4().hex[:8]}"
+    options = LoadOptions(src=str(folder), glob=big.name, dest=dest, table=table, workers=1)
+    for file in prepare(options, apply_ddl=True).plan.files:
+        load_one(dest, prepare(options).plan, file)
+    with open(copy, "ab") as f:  # one more row: a changed file under the same key
+        f.write(big.read_bytes().rsplit(b"\n", 2)[-2] + b"\n")
+    prepared = prepare(options, apply_ddl=True)
+    with Measure(server) as m:
+        results = [load_one(dest, prepared.plan, f) for f in prepared.plan.files]
+    result = row("tool, reload of the changed file (DELETE old rows + COPY)", copy.stat().st_size, m,
+                 results[0].rows_loaded, **{"table MB": server.size(table) / MB})
+    server.drop(table)
+    copy.unlink()
+    return result
+
+
+def staging_to_target(server: Server, dest: str, folder: Path, path: Path) -> dict:
+    """``INSERT … SELECT`` of a file's rows from a typed staging table into the target: the final, single-stream
+    step of a split file loaded by several pods into staging tables."""
+    target, _ = typed_like(server, dest, folder, path.name)
+    staging = f"scale_{uuid.uuid4().hex[:8]}"
+    server.sql(f'CREATE UNLOGGED TABLE "{staging}" (LIKE "{target}" INCLUDING DEFAULTS)')
+    psql_copy(server, staging, [path], False)
+    with Measure(server) as m:
+        server.sql(f'INSERT INTO "{target}" SELECT * FROM "{staging}"')
+    result = row("INSERT … SELECT from an unlogged staging table into the typed table", path.stat().st_size, m,
+                 _rows(server, target))
+    server.drop(staging)
+    server.drop(target)
     return result
 
 
@@ -371,9 +412,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="a --layout current dump")
     parser.add_argument("--dest", default=DEFAULT_DEST)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--parts", default="copy,variants,perfile,read",
-                        help="copy, variants (no index, UNLOGGED, same-transaction CREATE), perfile, read; WAL and "
-                             "server CPU come with copy and variants")
+    parser.add_argument("--parts", default="copy,variants,replace,perfile,read",
+                        help="copy, variants (no index, UNLOGGED, same-transaction CREATE), replace (a changed "
+                             "file reloaded; staging table to target), perfile, read; WAL and server CPU come with "
+                             "copy, variants and replace")
     parser.add_argument("--s3", action="store_true", help="also read the zip member from a local S3 server (moto)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
@@ -413,6 +455,12 @@ def main() -> None:
                 measured["wal_level"] = results["wal_level"]
                 results["variants"].append(measured)
                 print(json.dumps(measured), flush=True)
+        if "replace" in parts:
+            results["replace"] = [median_of(args.repeat, run) for run in (
+                lambda: replace_changed(server, args.dest, big, scratch),
+                lambda: staging_to_target(server, args.dest, args.data, big))]
+            for r in results["replace"]:
+                print(json.dumps(r), flush=True)
         if "perfile" in parts:
             results["perfile"] = per_file(server, args.dest, big, args.repeat, scratch)
             for r in results["perfile"]:
