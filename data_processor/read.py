@@ -15,7 +15,7 @@ import codecs
 import csv
 import io
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
@@ -126,14 +126,20 @@ def iter_batches(
     on_ragged: Callable[[str, int], None] | None = None,
     on_repeated_header: Callable[[], None] | None = None,
     witness: Witness | None = None,
+    include: Sequence[int] | None = None,
+    tap: Callable[[bytes], None] | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Data rows as batches of ``width`` binary columns; blank lines are not rows.
+    """Data rows as batches of ``width`` binary columns (or only the ``include`` positions); blank lines are not rows.
 
     The header is the first record Arrow itself parses (so a quoted newline in it can never turn its second line
     into data). A later row equal to the header (two files concatenated) is not data: it is handed to
-    ``on_repeated_header`` in file order and skipped, as a ragged row is handed to ``on_ragged``.
+    ``on_repeated_header`` in file order and skipped, as a ragged row is handed to ``on_ragged``; with ``include``,
+    a row equal to the header in those columns counts as one. ``tap`` is handed every block of the file's bytes
+    (decompressed, as UTF-8) as the reader takes it, so another consumer can read the same pass.
     """
     names = [f"f{i}" for i in range(width)]
+    kept = names if include is None else [names[i] for i in include]
+    stream = open_text_bytes(path, dialect, witness)
 
     def ragged(row: pa_csv.InvalidRow) -> str:
         if on_ragged is not None:
@@ -141,13 +147,14 @@ def iter_batches(
         return "skip"
 
     reader = pa_csv.open_csv(
-        open_text_bytes(path, dialect, witness),
+        stream if tap is None else _Tapped(stream, tap),
         read_options=pa_csv.ReadOptions(
             column_names=names, block_size=dialect.block_size or BLOCK_SIZE, use_threads=False
         ),
         parse_options=_parse_options(dialect, ragged),
         convert_options=pa_csv.ConvertOptions(
-            column_types={n: pa.binary() for n in names},
+            column_types={n: pa.binary() for n in kept},
+            include_columns=kept,
             null_values=["", *null_values],
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
@@ -161,7 +168,7 @@ def iter_batches(
             if header is None:
                 if not batch.num_rows:
                     continue
-                header = [batch.column(i)[0] for i in range(width)]
+                header = [column[0] for column in batch.columns]
                 if header and header[0].is_valid and header[0].as_py().startswith(codecs.BOM_UTF8):
                     header[0] = pa.scalar(header[0].as_py()[len(codecs.BOM_UTF8):], pa.binary())
                 batch = batch.slice(1)
@@ -173,6 +180,31 @@ def iter_batches(
                 pending, size = [], 0
         if pending:
             yield _joined(pending)
+
+
+class _Tapped(io.RawIOBase):
+    """A read-only stream that hands a copy of every block it reads to ``tap``."""
+
+    def __init__(self, stream: BinaryIO, tap: Callable[[bytes], None]) -> None:
+        self._stream, self._tap = stream, tap
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        block = self._stream.read(size)
+        if block:
+            self._tap(block)
+        return block
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        block = self.read(len(buffer))
+        buffer[: len(block)] = block
+        return len(block)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
 
 
 def _without_repeated_header(
@@ -263,6 +295,11 @@ def locate_rows(
                 break
             start = reader.line_num + 1
     return found
+
+
+def as_text(column: pa.Array, valid_utf8: bool) -> pa.Array:
+    """A binary column as strings: a free view when its bytes are known valid UTF-8, else undecodable ones null."""
+    return column.view(pa.string()) if valid_utf8 else decode_utf8(column)[0]
 
 
 def decode_utf8(column: pa.Array) -> tuple[pa.Array, list[int]]:

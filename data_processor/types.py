@@ -16,8 +16,9 @@ LOGICAL_TYPES: frozenset[str] = frozenset(get_args(LogicalType))
 FileState = Literal["new", "changed", "unchanged"]
 """What the ledger says about a file before a run."""
 
-LoadStatus = Literal["loaded", "skipped", "failed"]
-"""How one file ended in a run."""
+LoadStatus = Literal["loaded", "skipped", "failed", "misfit"]
+"""How one file ended in a run. "misfit": a value does not fit its column's planned type; nothing of the file was
+loaded, and :attr:`LoadResult.widen` says which columns must be widened before it is loaded again."""
 
 FILE_ID_COLUMN = "_file_id"
 """Lineage column on every loaded row: the ledger id of the file it came from."""
@@ -83,6 +84,12 @@ class FilePlan:
     """Well-formed data rows the planning scan counted."""
     clean: bool = False
     """The scan found no ragged row, no undecodable byte and no NUL: the file's own bytes may go to the database."""
+    valid_utf8: bool = False
+    """Every byte reads as valid UTF-8 (the fingerprint proved it, or the file is recoded to UTF-8): no batch needs
+    its bytes checked."""
+    verify: bool = False
+    """Not scanned for statistics (the table already had every column of it): the load checks each value against
+    its column's type as the bytes go to the database, and ends "misfit" when one does not fit."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +142,8 @@ class LoadResult:
     seconds: float = 0.0
     error: str | None = None
     rejects_sample: tuple[Reject, ...] = field(default=())
+    widen: tuple[ColumnPlan, ...] = ()
+    """For a "misfit": every column whose type the file needs widened, as the column it must become."""
 
 
 @cache
