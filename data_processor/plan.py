@@ -24,7 +24,7 @@ from .errors import ConfigError, InputError
 from .fingerprint import fingerprint
 from .ledger import Entry
 from .naming import column_names
-from .read import as_text, iter_batches, read_header, unclosed_quote_line
+from .read import as_text, iter_batches, prefetched, read_header, unclosed_quote_line
 from .writers import Capabilities
 from .types import LOGICAL_TYPES, ColumnPlan, CsvDialect, FilePlan, LoadPlan, SourceFile
 
@@ -124,7 +124,7 @@ def _gather(path: SourceFile, dialect: CsvDialect, width: int, null_values: tupl
         nonlocal repeated
         repeated += 1
 
-    for batch in iter_batches(path, dialect, width, null_values, count_ragged, count_repeated):
+    for batch in prefetched(iter_batches(path, dialect, width, null_values, count_ragged, count_repeated)):
         rows += batch.num_rows
         for i, column in enumerate(batch.columns):
             if infer.undecided(stats[i]):

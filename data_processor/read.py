@@ -14,11 +14,13 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import queue
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -41,6 +43,7 @@ SAMPLE_RECORDS = 20
 """The delimiter is sniffed from at least this many whole records (or the whole file when it is shorter)."""
 MAX_HEADER_BYTES = 64 << 20
 csv.field_size_limit(sys.maxsize)  # one long description must not fail a whole file
+T = TypeVar("T")
 
 
 def open_text_bytes(path: Path, dialect: CsvDialect, witness: Witness | None = None):
@@ -226,6 +229,47 @@ def _without_repeated_header(
         for _ in range(pc.sum(mask).as_py()):
             found()
     return batch.filter(pc.invert(mask))
+
+
+def prefetched(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """``items`` produced in another thread, up to ``depth`` ahead: parsing the next batch (Arrow, no GIL) overlaps
+    the caller's work on this one, so one file's scan uses a second core when there is one."""
+    handoff: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        handoff.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put((done, None))
+        except BaseException as exc:  # handed to the caller, raised where it would have been
+            handoff.put((done, exc))
+
+    producer = threading.Thread(target=produce, name="prefetch", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item, error = handoff.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while producer.is_alive():  # let a producer blocked on a full queue see the stop
+            try:
+                handoff.get_nowait()
+            except queue.Empty:
+                producer.join(0.05)
 
 
 def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
