@@ -22,7 +22,8 @@ once per process, so it overstates a little). Database server memory is not coun
 side by side, and compares two ways of reading zip members from the store (``bench/sources.py``);
 ``--member-mb N`` adds the peak RSS of one worker streaming one N MB member from the zip on S3.
 
-Not a test: a shared 2-core machine is noisy; use ``--repeat`` for medians. Example:
+Not a test: a shared 2-core machine is noisy; use ``--repeat`` for medians (``psql`` and the tool's runs alternate,
+so a busy spell slows both). Example:
 
     python bench/benchmark.py --mb 200 --workers 2,1 --single-file-mb 500
     python bench/benchmark.py --mb 200 --workers 2 --methods tool --sources --member-mb 1000
@@ -41,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -261,6 +263,15 @@ def run_pandas(url: str, engine: sa.Engine, files: list[Path], as_text: bool) ->
 # Reporting
 
 
+def _paired_ratios(runs: dict[str, list[Measurement]]) -> dict[str, list[float]]:
+    """Each method's time over the psql run of the same round: steadier than a ratio of medians on a busy machine."""
+    psql = next((m for name, m in runs.items() if name.startswith("psql")), None)
+    if psql is None:
+        return {}
+    return {name: [m.seconds / p.seconds for m, p in zip(measured, psql) if not (m.error or p.error)]
+            for name, measured in runs.items() if not name.startswith("psql")}
+
+
 def median(runs: list[Measurement]) -> Measurement:
     """The median of each figure; a method that failed in any run is reported as failed (its first error)."""
     error = next((r.error for r in runs if r.error), None)
@@ -369,13 +380,20 @@ def _benchmark(args: argparse.Namespace, engine: sa.Engine, scratch: Path) -> in
               flush=True)
         return result
 
+    alternating: dict[str, Callable[[], Measurement]] = {}
     if "psql" in args.methods:
-        record("psql \\copy, all-text table, 1 file at a time",
-               [run_psql(engine, files) for _ in range(args.repeat)])
+        alternating["psql \\copy, all-text table, 1 file at a time"] = lambda: run_psql(engine, files)
     if "tool" in args.methods and not missing:
         for workers in args.workers:
-            record(f"data-processor load --workers {workers}",
-                   [run_tool(args.dest, engine, data, TOOL_TABLE, workers) for _ in range(args.repeat)])
+            alternating[f"data-processor load --workers {workers}"] = (
+                lambda workers=workers: run_tool(args.dest, engine, data, TOOL_TABLE, workers))
+    runs: dict[str, list[Measurement]] = {name: [] for name in alternating}
+    for _ in range(args.repeat):  # one run of each in turn: a busy spell on the shared machine hits all of them
+        for name, run in alternating.items():
+            runs[name].append(run())
+    for name, measured in runs.items():
+        record(name, measured)
+    paired = _paired_ratios(runs)
     if "pandas" in args.methods:
         original = record("pandas read_csv + to_sql (original script)",
                           [run_pandas(args.dest, engine, files, as_text=False) for _ in range(args.repeat)],
@@ -399,6 +417,9 @@ def _benchmark(args: argparse.Namespace, engine: sa.Engine, scratch: Path) -> in
     print(f"\n{size_mb:.0f} MB of certificates.csv in {len(files)} files (92 columns), PostgreSQL at "
           f"{engine.url.host}:{engine.url.port or 5432}, {os.cpu_count()} CPUs, median of {args.repeat} run(s)\n")
     print_table(results, baseline_rate)
+    for name, ratios in paired.items():
+        print(f"\n{name}: run-by-run time ÷ the psql run before it: "
+              f"{', '.join(f'{r:.2f}×' for r in ratios)} (median {statistics.median(ratios):.2f}×)")
     if missing:
         print(f"\ndata-processor: not measured: {missing}")
     return 1 if failed else 0

@@ -117,13 +117,14 @@ def plan(settings: Settings, fan_out: FanOut | None = None, progress: Progress =
     progress("discovered", found)
     scans, failures = [], []
     jobs = []
+    table_columns = tuple(existing) if existing is not None and not overrides else None
     for source in sorted(found.files, key=lambda f: -f.size):
         entry = known.get(source.key)
         if listed_unchanged(source, entry):  # the listing proves it: no need to send anyone to read it
             scans.append(scan_file(source, settings.null_values, entry))
             progress("scanned", scans[-1])
         else:
-            jobs.append(ScanJob(settings.table, source, settings.null_values, entry))
+            jobs.append(ScanJob(settings.table, source, settings.null_values, entry, table_columns))
     for outcome in (fan_out or InProcess()).scan(jobs):
         (scans if isinstance(outcome, FileScan) else failures).append(outcome)
         progress("scanned", outcome)

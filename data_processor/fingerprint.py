@@ -41,6 +41,9 @@ class Fingerprint:
     has_nul: bool
     """A NUL byte anywhere: rows holding one are rejected (no database stores NUL in text)."""
     odd_quotes: bool = False
+    undecodable: bool = False
+    """Bytes that are not valid UTF-8 in a file read as UTF-8 (its rows holding them are rejected); a file read in
+    another encoding is recoded, so it has none."""
     """An odd number of ``"``: either a stray inch mark inside a field (harmless) or a quoted field that is never
     closed and would swallow the rest of the file; the scan tells which."""
 
@@ -150,7 +153,8 @@ def fingerprint(path: Source) -> Fingerprint:
         return Fingerprint(size, sha, compression, encoding, has_nul=False)
     if encoding is None:
         encoding = "cp1252" if invalid_utf8 and not saw_multibyte else "utf-8"
-    return Fingerprint(size, sha, compression, encoding, has_nul, odd_quotes=quotes % 2 == 1)
+    return Fingerprint(size, sha, compression, encoding, has_nul, odd_quotes=quotes % 2 == 1,
+                       undecodable=invalid_utf8 and encoding != "cp1252")
 
 
 def _cp1252_or_latin1(error: UnicodeDecodeError) -> tuple[str, int]:

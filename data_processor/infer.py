@@ -48,7 +48,6 @@ class ColumnStats:
     timestamp: bool = True
     int_digits: int = 0
     scale: int = 0
-    max_bytes: int = 0
 
 
 def merge(a: ColumnStats, b: ColumnStats) -> ColumnStats:
@@ -62,7 +61,6 @@ def merge(a: ColumnStats, b: ColumnStats) -> ColumnStats:
         timestamp=a.timestamp and b.timestamp,
         int_digits=max(a.int_digits, b.int_digits),
         scale=max(a.scale, b.scale),
-        max_bytes=max(a.max_bytes, b.max_bytes),
     )
 
 
@@ -120,13 +118,12 @@ def observe(column: pa.Array, seen: ColumnStats = ColumnStats()) -> ColumnStats:
     The tests run on the batch's distinct values: real columns repeat themselves (dates, codes, counts), so this
     is many times faster than testing every value, and exactly as strict.
     """
+    if not undecided(seen):
+        return seen  # already text: nothing left to rule out, not even the count (decide needs only values > 0)
     present = column.drop_null()
     if len(present) == 0:
         return seen
     stats = replace(seen, values=seen.values + len(present))
-    stats = replace(stats, max_bytes=max(stats.max_bytes, int(pc.max(pc.binary_length(present)).as_py())))
-    if not (stats.double or stats.timestamp):
-        return stats  # already text: nothing left to rule out
     values = pc.unique(present)
     if stats.number or stats.double:
         is_int = pc.match_substring_regex(values, INTEGER)
@@ -155,6 +152,11 @@ def observe(column: pa.Array, seen: ColumnStats = ColumnStats()) -> ColumnStats:
     if stats.timestamp:
         stats = replace(stats, timestamp=stats.date or _all(_timestamp_mask(values, dates)))
     return stats
+
+
+def undecided(stats: ColumnStats) -> bool:
+    """A type other than text is still possible (or no value was seen yet)."""
+    return not stats.values or stats.double or stats.timestamp
 
 
 def decide(stats: ColumnStats) -> tuple[LogicalType, int | None, int | None]:
@@ -198,6 +200,30 @@ def widen(a: ColumnPlan, b: ColumnPlan) -> ColumnPlan:
     if {a.type, b.type} == {"date", "timestamp"}:
         return replace(a, type="timestamp")
     return replace(a, type="text", precision=None, scale=None)
+
+
+def needed(column: ColumnPlan, stats: ColumnStats) -> ColumnPlan | None:
+    """``column`` widened to hold the values ``stats`` describes, or None when it holds them as it is.
+
+    Decided as the planner decides: the values need :func:`decide`'s type, and a column holds it when
+    :func:`widen` would keep the column's type (a column with no values holds them).
+    """
+    if stats.values == 0 or _holds(column, stats):
+        return None
+    kind, precision, scale = decide(stats)
+    return widen(column, replace(column, type=kind, precision=precision, scale=scale))
+
+
+def _holds(column: ColumnPlan, stats: ColumnStats) -> bool:
+    kind, _, _ = decide(stats)
+    if column.type == "text" or kind == column.type != "decimal":
+        return True
+    if kind in ("integer", "bigint", "decimal"):
+        if column.type == "decimal":
+            return not column.precision or (stats.int_digits <= column.precision - (column.scale or 0)
+                                            and stats.scale <= (column.scale or 0))
+        return column.type == "double" or (kind == "integer" and column.type == "bigint")
+    return kind == "date" and column.type == "timestamp"
 
 
 def _int_digits(column: ColumnPlan) -> int:

@@ -46,11 +46,14 @@ class ScanJob:
     null_values: tuple[str, ...] = ()
     entry: Entry | None = None
     """The ledger's row for the file, if it has one (an unchanged file then needs no full scan)."""
+    table_columns: tuple[str, ...] | None = None
+    """The existing table's columns: a file whose columns are all among them is verified while it loads instead
+    of scanned in full (one pass over its bytes)."""
 
 
 def scan_one(job: ScanJob) -> ScanOutcome:
     """Scan ``job.source``; a file that cannot be read comes back as a failed result naming it."""
-    return as_result(job.source.key, scan_file, job.source, job.null_values, job.entry)
+    return as_result(job.source.key, scan_file, job.source, job.null_values, job.entry, job.table_columns)
 
 
 def load_reported(dest: str, plan: LoadPlan, file: FilePlan, run_id: str = "") -> LoadResult:

@@ -30,6 +30,7 @@ from .rejects import rejects_table
 from .testing import pause_point
 from .types import FILE_ID_COLUMN, FilePlan, LoadPlan, LoadResult, Reject
 from .validate import check_batch
+from .verify import Misfit, Pipe, Verifier
 from .writers import RowsRefused, Writer
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,9 @@ def load_file(
     result = _load_file(engine, writer, plan, file, run_id)
     if result.status == "failed":
         log.info("failed %s", result.error, extra=result_fields(result))
+    elif result.status == "misfit":
+        log.info("misfit %s: nothing loaded; %s", result.key,
+                 ", ".join(f"{c.name} needs {c.describe()}" for c in result.widen), extra=result_fields(result))
     else:
         log.info("%s %s: %d rows loaded, %d rejected in %.1f s", result.status, result.key, result.rows_loaded,
                  result.rows_rejected, result.seconds, extra=result_fields(result))
@@ -67,6 +71,9 @@ def _load_file(engine: sa.Engine, writer: Writer, plan: LoadPlan, file: FilePlan
             ledger.record_loaded(conn, file_id, file, result, run_id)
             pause_point("before-commit")
         return result
+    except Misfit as exc:  # rolled back: the run widens the columns and loads the file again
+        return LoadResult(file.source.key, "misfit", bytes=file.source.size, seconds=time.monotonic() - started,
+                          widen=exc.widen)
     except TransientDatabaseError:
         raise
     except TableLockLost as exc:  # the run holding the table now owns its ledger rows too: record nothing
@@ -112,7 +119,8 @@ def _load_in_transaction(
     table, rejects = target_table(plan, writer, metadata), rejects_table(metadata, plan.table)
     _delete_rows_of(conn, table, rejects, file_id)
     if _can_copy_file(writer, plan, file):
-        copied = _copy_whole_file(conn, writer, table, file, file_id)
+        copy = _copy_verified if file.verify else _copy_whole_file
+        copied = copy(conn, writer, table, plan, file, file_id)
         if copied is not None:
             return LoadResult(file.source.key, "loaded", rows_read=copied, rows_loaded=copied,
                               bytes=file.source.size, seconds=time.monotonic() - started)
@@ -129,11 +137,16 @@ def _load_in_transaction(
         repeated.append(("", REPEATED_HEADER))
 
     witness = Witness()
+    verifier = Verifier(plan, file) if file.verify else None
     batches = iter_batches(file.source, file.dialect, len(file.columns), plan.null_values, on_ragged,
                            on_repeated_header, witness)
     for batch in batches:
         read += batch.num_rows
         checked = check_batch(batch, file, plan)
+        if verifier is not None:
+            verifier.observe(checked.good, range(len(file.columns)))
+            if verifier.misfit:  # nothing of the file will load: only its statistics still matter
+                continue
         bad_rows.update((row_base + row, reason) for row, reason in checked.bad.items())
         if checked.good.num_rows:
             stamped = checked.good.append_column(FILE_ID_COLUMN, pa.array([file_id] * checked.good.num_rows, pa.int64()))
@@ -143,8 +156,10 @@ def _load_in_transaction(
             pause_point("batch-written")
         row_base += batch.num_rows
         _check_limit(file, plan, bad_rows, ragged + repeated)
-    _check_limit(file, plan, bad_rows, ragged + repeated)  # a file of nothing but ragged rows yields no batch
     _check_unchanged(file, witness)
+    if verifier is not None:
+        verifier.check()
+    _check_limit(file, plan, bad_rows, ragged + repeated)  # a file of nothing but ragged rows yields no batch
     read += len(ragged) + len(repeated)
     found = _locate(file, bad_rows, ragged, repeated)
     ledger_rows = len(found)
@@ -159,14 +174,17 @@ def _load_in_transaction(
 
 
 def _can_copy_file(writer: Writer, plan: LoadPlan, file: FilePlan) -> bool:
-    """The raw-file fast path is exact only when the scan found nothing the database would parse differently."""
+    """The raw-file fast path is exact only when the scan found nothing the database would parse differently (or,
+    for a file to verify, the fingerprint did not, and the rest is checked on the way)."""
     return (
-        writer.CAPABILITIES.copy_file and file.clean and not plan.null_values
+        writer.CAPABILITIES.copy_file and not plan.null_values
+        and (file.clean or (file.verify and file.valid_utf8 and not file.has_nul))
         and not plan.unverified.intersection(file.columns) and file.dialect.encoding in ("utf-8", "utf-8-sig")
     )
 
 
-def _copy_whole_file(conn: sa.Connection, writer: Writer, table: sa.Table, file: FilePlan, file_id: int) -> int | None:
+def _copy_whole_file(conn: sa.Connection, writer: Writer, table: sa.Table, plan: LoadPlan, file: FilePlan,
+                     file_id: int) -> int | None:
     """Rows copied by the fast path, or None (rolled back) when the database disagrees with the scan."""
     savepoint = conn.begin_nested()
     witness = Witness()
@@ -182,6 +200,51 @@ def _copy_whole_file(conn: sa.Connection, writer: Writer, table: sa.Table, file:
         return None
     savepoint.commit()
     return copied
+
+
+def _copy_verified(conn: sa.Connection, writer: Writer, table: sa.Table, plan: LoadPlan, file: FilePlan,
+                   file_id: int) -> int | None:
+    """One pass: the file's bytes go to the database's COPY (another thread) while its typed columns are checked.
+
+    Raises :class:`Misfit` when a value does not fit; returns the rows copied, or None (rolled back) when the file
+    has rows only the validating path handles (ragged, a copy of the header, values the database refused).
+    """
+    verifier = Verifier(plan, file)
+    include = sorted({0, *verifier.columns})  # the first column too, to notice a copy of the header
+    irregular = 0
+
+    def count(*_: object) -> None:
+        nonlocal irregular
+        irregular += 1
+
+    savepoint = conn.begin_nested()
+    witness, pipe = Witness(), Pipe()
+    copying = pipe.start(lambda stream: writer.copy_file(conn, table, file, file_id, stream))
+    rows = 0
+    try:
+        for batch in iter_batches(file.source, file.dialect, len(file.columns), (), count, count, witness, include,
+                                  pipe.put):
+            rows += batch.num_rows
+            verifier.observe(batch, include)
+            if verifier.misfit or irregular:
+                pipe.abort()  # the copy is lost anyway: spare the database the rest of the file
+            if pipe.broken(RowsRefused):
+                break  # the connection failed: reading on is pointless
+        pipe.end()
+    except BaseException:
+        pipe.abort()
+        copying.join()
+        raise
+    copying.join()
+    if failure := pipe.broken(RowsRefused):
+        raise failure
+    _check_unchanged(file, witness)
+    verifier.check()
+    if pipe.error is not None or irregular or pipe.result != rows:
+        savepoint.rollback()
+        return None
+    savepoint.commit()
+    return rows
 
 
 def write_isolating(

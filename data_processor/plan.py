@@ -12,6 +12,7 @@ import json
 import re
 import zlib
 import zipfile
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from .errors import ConfigError, InputError
 from .fingerprint import fingerprint
 from .ledger import Entry
 from .naming import column_names
-from .read import decode_utf8, iter_batches, read_header, unclosed_quote_line
+from .read import as_text, iter_batches, prefetched, read_header, unclosed_quote_line
 from .writers import Capabilities
 from .types import LOGICAL_TYPES, ColumnPlan, CsvDialect, FilePlan, LoadPlan, SourceFile
 
@@ -43,8 +44,13 @@ class FileScan:
     stats: dict[str, infer.ColumnStats] = field(default_factory=dict)
 
 
-def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | None) -> FileScan:
-    """Fingerprint ``source``; unless the ledger says it is loaded unchanged, gather its column statistics."""
+def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | None,
+              table_columns: Collection[str] | None = None) -> FileScan:
+    """Fingerprint ``source``; unless the ledger says it is loaded unchanged, gather its column statistics.
+
+    When ``table_columns`` (the existing table's) already holds every column of the file, its statistics are not
+    gathered here: the plan marks it ``verify`` and the load checks its values in its own pass over the bytes.
+    """
     if listed_unchanged(source, entry):
         return FileScan(FilePlan(source, CsvDialect(), entry.sha256 or "", (), (), "unchanged"))
     try:
@@ -76,18 +82,22 @@ def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | N
         raise InputError(source.key, "a quoted field opens on this line and is never closed, so it would swallow "
                          "every later line; close the quote or remove the stray one", line=line)
     names = column_names(header, NAME_BYTES)
+    file_plan = FilePlan(source, dialect, found.sha256, tuple(header), tuple(names), state, found.has_nul,
+                         valid_utf8=not found.undecodable)
+    if table_columns is not None and set(names) <= set(table_columns):
+        return FileScan(replace(file_plan, verify=True))
     for block_size in (None, *LONG_ROW_BLOCK_SIZES):
         dialect = replace(dialect, block_size=block_size)
         try:
-            rows, ragged, repeated, undecodable, stats = _gather(source, dialect, len(names), null_values)
+            rows, ragged, repeated, stats = _gather(source, dialect, len(names), null_values, file_plan.valid_utf8)
             break
         except Exception as exc:  # pyarrow reports parse failures as ArrowInvalid with the byte position
             if "straddling object" in str(exc) and block_size != LONG_ROW_BLOCK_SIZES[-1]:
                 continue  # a row longer than a block: read again with bigger blocks
             raise InputError(source.key, f"cannot parse as CSV: {exc}") from None
-    file_plan = FilePlan(source, dialect, found.sha256, tuple(header), tuple(names), state, found.has_nul)
-    clean = not (ragged or repeated or undecodable or found.has_nul)
-    return FileScan(replace(file_plan, rows=rows, clean=clean), rows, ragged + repeated, dict(zip(names, stats)))
+    clean = not (ragged or repeated or found.undecodable or found.has_nul)
+    return FileScan(replace(file_plan, dialect=dialect, rows=rows, clean=clean), rows, ragged + repeated,
+                    dict(zip(names, stats)))
 
 
 def listed_unchanged(source: SourceFile, entry: Entry | None) -> bool:
@@ -99,10 +109,12 @@ def listed_unchanged(source: SourceFile, entry: Entry | None) -> bool:
             and (entry.size, entry.etag) == (source.size, source.etag))
 
 
-def _gather(path: SourceFile, dialect: CsvDialect, width: int, null_values: tuple[str, ...]) -> tuple:
-    """Rows, ragged rows, copies of the header, undecodable rows and each column's statistics, in one pass."""
+def _gather(path: SourceFile, dialect: CsvDialect, width: int, null_values: tuple[str, ...],
+            valid_utf8: bool) -> tuple:
+    """Rows, ragged rows, copies of the header and each column's statistics, in one pass. A column found to be
+    text is not looked at again; bytes the fingerprint proved valid UTF-8 are not checked again."""
     stats = [infer.ColumnStats()] * width
-    rows = ragged = repeated = undecodable = 0
+    rows = ragged = repeated = 0
 
     def count_ragged(_text: str, _fields: int) -> None:
         nonlocal ragged
@@ -112,13 +124,12 @@ def _gather(path: SourceFile, dialect: CsvDialect, width: int, null_values: tupl
         nonlocal repeated
         repeated += 1
 
-    for batch in iter_batches(path, dialect, width, null_values, count_ragged, count_repeated):
+    for batch in prefetched(iter_batches(path, dialect, width, null_values, count_ragged, count_repeated)):
         rows += batch.num_rows
         for i, column in enumerate(batch.columns):
-            text, bad = decode_utf8(column)
-            undecodable += len(bad)
-            stats[i] = infer.observe(text, stats[i])
-    return rows, ragged, repeated, undecodable, stats
+            if infer.undecided(stats[i]):
+                stats[i] = infer.observe(as_text(column, valid_utf8), stats[i])
+    return rows, ragged, repeated, stats
 
 
 def build_plan(
@@ -129,7 +140,11 @@ def build_plan(
     null_values: tuple[str, ...] = (),
     max_bad_rows: int = 1000,
 ) -> LoadPlan:
-    """One schema for every file: inferred, widened against an existing table, overridden by a schema file."""
+    """One schema for every file: inferred, widened against an existing table, overridden by a schema file.
+
+    A column of the existing table keeps its type unless a scanned file has values it cannot hold: files to be
+    verified at load (no statistics) and columns empty in every scanned file change nothing.
+    """
     merged: dict[str, infer.ColumnStats] = {}
     sources: dict[str, str] = {}
     for scan in scans:
@@ -147,7 +162,8 @@ def build_plan(
         if name in overrides:
             column = replace(overrides[name], name=name, source=sources[name])
         elif existing and name in existing:
-            column = replace(infer.widen(existing[name], column), name=name, source=sources[name])
+            wider = infer.widen(existing[name], column) if stats.values else existing[name]
+            column = replace(wider, name=name, source=sources[name])
         columns.append(column)
     unverified = frozenset(name for name in overrides if name in merged)
     return LoadPlan(table, tuple(columns), tuple(s.plan for s in scans), tuple(null_values), max_bad_rows, unverified)

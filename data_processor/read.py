@@ -14,11 +14,13 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import queue
 import sys
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -41,6 +43,7 @@ SAMPLE_RECORDS = 20
 """The delimiter is sniffed from at least this many whole records (or the whole file when it is shorter)."""
 MAX_HEADER_BYTES = 64 << 20
 csv.field_size_limit(sys.maxsize)  # one long description must not fail a whole file
+T = TypeVar("T")
 
 
 def open_text_bytes(path: Path, dialect: CsvDialect, witness: Witness | None = None):
@@ -126,14 +129,20 @@ def iter_batches(
     on_ragged: Callable[[str, int], None] | None = None,
     on_repeated_header: Callable[[], None] | None = None,
     witness: Witness | None = None,
+    include: Sequence[int] | None = None,
+    tap: Callable[[bytes], None] | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Data rows as batches of ``width`` binary columns; blank lines are not rows.
+    """Data rows as batches of ``width`` binary columns (or only the ``include`` positions); blank lines are not rows.
 
     The header is the first record Arrow itself parses (so a quoted newline in it can never turn its second line
     into data). A later row equal to the header (two files concatenated) is not data: it is handed to
-    ``on_repeated_header`` in file order and skipped, as a ragged row is handed to ``on_ragged``.
+    ``on_repeated_header`` in file order and skipped, as a ragged row is handed to ``on_ragged``; with ``include``,
+    a row equal to the header in those columns counts as one. ``tap`` is handed every block of the file's bytes
+    (decompressed, as UTF-8) as the reader takes it, so another consumer can read the same pass.
     """
     names = [f"f{i}" for i in range(width)]
+    kept = names if include is None else [names[i] for i in include]
+    stream = open_text_bytes(path, dialect, witness)
 
     def ragged(row: pa_csv.InvalidRow) -> str:
         if on_ragged is not None:
@@ -141,13 +150,14 @@ def iter_batches(
         return "skip"
 
     reader = pa_csv.open_csv(
-        open_text_bytes(path, dialect, witness),
+        stream if tap is None else _Tapped(stream, tap),
         read_options=pa_csv.ReadOptions(
             column_names=names, block_size=dialect.block_size or BLOCK_SIZE, use_threads=False
         ),
         parse_options=_parse_options(dialect, ragged),
         convert_options=pa_csv.ConvertOptions(
-            column_types={n: pa.binary() for n in names},
+            column_types={n: pa.binary() for n in kept},
+            include_columns=kept,
             null_values=["", *null_values],
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
@@ -161,7 +171,7 @@ def iter_batches(
             if header is None:
                 if not batch.num_rows:
                     continue
-                header = [batch.column(i)[0] for i in range(width)]
+                header = [column[0] for column in batch.columns]
                 if header and header[0].is_valid and header[0].as_py().startswith(codecs.BOM_UTF8):
                     header[0] = pa.scalar(header[0].as_py()[len(codecs.BOM_UTF8):], pa.binary())
                 batch = batch.slice(1)
@@ -173,6 +183,31 @@ def iter_batches(
                 pending, size = [], 0
         if pending:
             yield _joined(pending)
+
+
+class _Tapped(io.RawIOBase):
+    """A read-only stream that hands a copy of every block it reads to ``tap``."""
+
+    def __init__(self, stream: BinaryIO, tap: Callable[[bytes], None]) -> None:
+        self._stream, self._tap = stream, tap
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        block = self._stream.read(size)
+        if block:
+            self._tap(block)
+        return block
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        block = self.read(len(buffer))
+        buffer[: len(block)] = block
+        return len(block)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
 
 
 def _without_repeated_header(
@@ -194,6 +229,47 @@ def _without_repeated_header(
         for _ in range(pc.sum(mask).as_py()):
             found()
     return batch.filter(pc.invert(mask))
+
+
+def prefetched(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """``items`` produced in another thread, up to ``depth`` ahead: parsing the next batch (Arrow, no GIL) overlaps
+    the caller's work on this one, so one file's scan uses a second core when there is one."""
+    handoff: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        handoff.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put((done, None))
+        except BaseException as exc:  # handed to the caller, raised where it would have been
+            handoff.put((done, exc))
+
+    producer = threading.Thread(target=produce, name="prefetch", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item, error = handoff.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while producer.is_alive():  # let a producer blocked on a full queue see the stop
+            try:
+                handoff.get_nowait()
+            except queue.Empty:
+                producer.join(0.05)
 
 
 def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
@@ -263,6 +339,11 @@ def locate_rows(
                 break
             start = reader.line_num + 1
     return found
+
+
+def as_text(column: pa.Array, valid_utf8: bool) -> pa.Array:
+    """A binary column as strings: a free view when its bytes are known valid UTF-8, else undecodable ones null."""
+    return column.view(pa.string()) if valid_utf8 else decode_utf8(column)[0]
 
 
 def decode_utf8(column: pa.Array) -> tuple[pa.Array, list[int]]:

@@ -84,6 +84,12 @@ class FilePlan:
     """Well-formed data rows the planning scan counted."""
     clean: bool = False
     """The scan found no ragged row, no undecodable byte and no NUL: the file's own bytes may go to the database."""
+    valid_utf8: bool = False
+    """Every byte reads as valid UTF-8 (the fingerprint proved it, or the file is recoded to UTF-8): no batch needs
+    its bytes checked."""
+    verify: bool = False
+    """Not scanned for statistics (the table already had every column of it): the load checks each value against
+    its column's type as the bytes go to the database, and ends "misfit" when one does not fit."""
 
 
 @dataclass(frozen=True)

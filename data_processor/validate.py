@@ -35,7 +35,8 @@ def check_batch(batch: pa.RecordBatch, file: FilePlan, plan: LoadPlan) -> Checke
     bad: dict[int, str] = {}
     arrays = []
     for position, name in enumerate(file.columns):
-        text, undecodable = decode_utf8(batch.column(position))
+        column = batch.column(position)
+        text, undecodable = (column.view(pa.string()), []) if file.valid_utf8 else decode_utf8(column)
         for row in undecodable:
             bad.setdefault(row, f"column {name}: bytes that are not valid {file.dialect.encoding}")
         if file.has_nul:
