@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.abc
 import logging
 import multiprocessing
-import os
 import sys
 import time
 import uuid
@@ -17,8 +16,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from . import ddl, ledger, rejects
 from .db import check_connection, database_errors, make_engine
 from .discover import Discovery, Problem
-from .errors import ConfigError, DatabaseDown, DataProcessorError, NoFilesMatched, TransientDatabaseError, WorkerDied
+from .errors import DatabaseDown, DataProcessorError, NoFilesMatched, TransientDatabaseError, WorkerDied
 from .load import load_file, remove_file
 from .plan import FileScan, build_plan, check_table_name, check_width, read_schema_file, scan_file
 from .retry import outage, retry_delays
@@ -34,38 +34,13 @@ from .sources import discover_source, display
 from .text import plural
 from .types import FilePlan, LoadPlan, LoadResult
 
+if TYPE_CHECKING:  # load workers import this module; pydantic would cost each ~0.3 s and ~9 MB (measured)
+    from .settings import Settings
+
 log = logging.getLogger(__name__)
 
 PARALLEL_MIN_BYTES = 32 << 20
 """Below this much input, worker processes cost more to start (about a second each) than they save."""
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """What to load where; the CLI's options and the flows' parameters, one for one."""
-
-    src: str
-    glob: str
-    dest: str
-    table: str
-    workers: int = 0
-    schema_file: str | None = None
-    max_bad_rows: int = 1000
-    null_values: tuple[str, ...] = ()
-    lock_timeout: float = 60.0
-    run_id: str = ""
-    prune: bool = False
-    """Delete the rows of files loaded earlier that no longer match (deleted, moved, merged into another file)."""
-
-    def __post_init__(self) -> None:
-        if not self.table or not self.table.strip():
-            raise ConfigError("a table name is required: --table NAME (or DEST_TABLE)")
-        if self.max_bad_rows < 0:
-            raise ConfigError("--max-bad-rows must be 0 or more")
-
-    @property
-    def worker_count(self) -> int:
-        return self.workers if self.workers > 0 else (os.cpu_count() or 1)
 
 
 @dataclass
@@ -128,24 +103,24 @@ def _engine(url: str) -> tuple:
     return make_engine(url)
 
 
-def prepare(options: LoadOptions, progress: Progress = _quiet, apply_ddl: bool = False) -> Prepared:
+def prepare(options: Settings, progress: Progress = _quiet, apply_ddl: bool = False) -> Prepared:
     """Discover and scan every file and plan the schema; with ``apply_ddl`` also create or evolve the tables."""
     found = _discover(options)
-    engine, _ = _engine(options.dest)
+    engine, _ = _engine(options.dest_url)
     with _workers(options.worker_count, found.files) as pool, database_errors(engine):
         return _prepare(options, found, pool, progress, apply_ddl)
 
 
-def _discover(options: LoadOptions) -> Discovery:
+def _discover(options: Settings) -> Discovery:
     found = discover_source(options.src, options.glob)
     if not found.files and not any(p.fatal for p in found.problems):
         raise NoFilesMatched(display(options.src), options.glob)
     return found
 
 
-def _prepare(options: LoadOptions, found: Discovery, pool: Executor | None, progress: Progress,
+def _prepare(options: Settings, found: Discovery, pool: Executor | None, progress: Progress,
              apply_ddl: bool) -> Prepared:
-    engine, writer = _engine(options.dest)
+    engine, writer = _engine(options.dest_url)
     check_table_name(options.table, writer.CAPABILITIES)
     check_connection(engine, writer)
     known = ledger.entries(engine, options.table)
@@ -184,7 +159,7 @@ def _prepare(options: LoadOptions, found: Discovery, pool: Executor | None, prog
     return prepared
 
 
-def _gone(options: LoadOptions, found: Discovery, known: dict, engine: sa.Engine | None) -> None:
+def _gone(options: Settings, found: Discovery, known: dict, engine: sa.Engine | None) -> None:
     """Files the ledger has loaded that no longer match: a note, or with ``prune`` (and ``engine``) their rows go.
 
     A quarterly dump drops a folder when local authorities merge; its rows would otherwise stay beside the same
@@ -208,13 +183,13 @@ def _gone(options: LoadOptions, found: Discovery, known: dict, engine: sa.Engine
         found.problems.append(Problem(key, f"no longer matched: pruned, its {plural(rows, 'row')} deleted", False))
 
 
-def load(options: LoadOptions, progress: Progress = _quiet) -> RunSummary:
+def load(options: Settings, progress: Progress = _quiet) -> RunSummary:
     """Load every new or changed file; unchanged files are skipped. Never raises for a bad file: it is reported."""
     started = time.monotonic()
     options = options if options.run_id else _with_run_id(options)
     found = _discover(options)
-    parallel = parallel_writers(options.dest, options.worker_count)
-    engine, _ = _engine(options.dest)
+    parallel = parallel_writers(options.dest_url, options.worker_count)
+    engine, _ = _engine(options.dest_url)
     with _workers(options.worker_count, found.files) as pool, locked(options), database_errors(engine):
         prepared = _prepare(options, found, pool, progress, apply_ddl=True)
         results = list(prepared.failures)
@@ -229,7 +204,7 @@ def load(options: LoadOptions, progress: Progress = _quiet) -> RunSummary:
             else:
                 pending.append(scan.plan)
         pending.sort(key=lambda file: -file.source.size)
-        jobs = [(file.source.key, (options.dest, prepared.plan, file, options.run_id)) for file in pending]
+        jobs = [(file.source.key, (options.dest_url, prepared.plan, file, options.run_id)) for file in pending]
         load_pool = pool if parallel > 1 else None
         for outcome in _map(load_one, jobs, load_pool):
             results.append(outcome)
@@ -240,14 +215,14 @@ def load(options: LoadOptions, progress: Progress = _quiet) -> RunSummary:
 
 
 @contextmanager
-def locked(options: LoadOptions) -> Iterator[None]:
+def locked(options: Settings) -> Iterator[None]:
     """Hold the table's run lock (one run per table at a time).
 
     A second run waits up to ``options.lock_timeout`` seconds, then fails with :class:`TableLocked`. The run is
     recorded as the table's holder, so its files notice if the lock dies with its connection and another run
     takes the table (:class:`TableLockLost`); releasing a lock whose connection died is not an error.
     """
-    engine, writer = _engine(options.dest)
+    engine, writer = _engine(options.dest_url)
     check_table_name(options.table, writer.CAPABILITIES)
     check_connection(engine, writer)
     ledger.ensure_tables(engine)
@@ -304,8 +279,8 @@ def recorded_result(dest: str, plan: LoadPlan, file: FilePlan, run_id: str) -> L
     return None
 
 
-def _with_run_id(options: LoadOptions) -> LoadOptions:
-    return replace(options, run_id=uuid.uuid4().hex[:16])
+def _with_run_id(options: Settings) -> Settings:
+    return options.model_copy(update={"run_id": uuid.uuid4().hex[:16]})
 
 
 def _call(function: Callable, key: str, args: tuple):  # noqa: ANN202

@@ -11,7 +11,7 @@ from dataclasses import asdict
 
 from prefect import flow
 
-from data_processor.db import destination
+from data_processor.settings import Destination
 from data_processor.types import LoadPlan
 from flows.load_folder import DB_LIMIT
 from flows.tasks import load_file_task
@@ -29,7 +29,7 @@ def load_csv_file(plan: dict, run_id: str = "", dest: str | None = None, db_limi
     """
     load_plan = LoadPlan.from_json(plan)
     (file,) = load_plan.files
-    result = load_file_task(key=file.source.key, plan=load_plan, dest=destination(dest), run_id=run_id,
+    result = load_file_task(key=file.source.key, plan=load_plan, dest=Destination(dest=dest).dest_url, run_id=run_id,
                             db_limit=db_limit)
     return asdict(result) | {"rejects_sample": [asdict(r) for r in result.rejects_sample]}
 

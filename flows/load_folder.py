@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import replace
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -30,12 +29,11 @@ from prefect.runtime import flow_run as current_run
 from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from data_processor.db import destination, masked
+from data_processor.db import masked
 from data_processor.output import summary_fields, summary_line
 from data_processor.errors import ConfigError
-from data_processor.run import (
-    LoadOptions, Prepared, RunSummary, locked, parallel_writers, prepare, recorded_result,
-)
+from data_processor.run import Prepared, RunSummary, locked, parallel_writers, prepare, recorded_result
+from data_processor.settings import Settings
 from data_processor.text import plural, printable
 from data_processor.types import FilePlan, LoadResult
 from data_processor.sources import display
@@ -65,7 +63,7 @@ def run_name() -> str:
 
 
 @task(name="plan", cache_policy=NO_CACHE, persist_result=False)
-def plan_task(options: LoadOptions) -> Prepared:
+def plan_task(options: Settings) -> Prepared:
     """Discover, fingerprint and scan every file; plan one schema; create or evolve the table."""
     logger = get_run_logger()
     prepared = prepare(options, ScanLog(logger), apply_ddl=True)
@@ -109,7 +107,7 @@ def load_csv_folder(
     src: str = ".",
     glob: str = "**/*.csv",
     dest: str | None = None,
-    workers: int = 4,
+    workers: int = 0,
     schema_file: str | None = None,
     max_bad_rows: int = 1000,
     null_values: list[str] | None = None,
@@ -130,7 +128,7 @@ def load_csv_folder(
         glob: Which files, relative to ``src`` (the prefix, or inside the zip); ``**`` spans folders.
         dest: SQLAlchemy URL. Leave empty to read ``DEST_SQL`` from the environment (a Kubernetes Secret), so
             no password is stored with the run's parameters.
-        workers: Files loaded at once in ``local`` mode (SQLite: always one).
+        workers: Files loaded at once in ``local`` mode; 0 = one per CPU this run may use (SQLite: always one).
         schema_file: YAML/JSON file of column types overriding inference.
         max_bad_rows: A file with more bad rows fails whole.
         null_values: Values that mean NULL besides the empty field, e.g. ``["NO DATA!"]``.
@@ -143,11 +141,11 @@ def load_csv_folder(
     """
     logger = get_run_logger()
     started = dt.datetime.now(dt.timezone.utc)
-    dest_url = destination(dest)
     run_id = str(FlowRunContext.get().flow_run.id)
-    options = LoadOptions(src=src, glob=glob, dest=dest_url, table=table, workers=workers, schema_file=schema_file,
-                          max_bad_rows=max_bad_rows, null_values=tuple(null_values or ()),
-                          lock_timeout=lock_timeout, run_id=run_id, prune=prune)
+    options = Settings(src=src, glob=glob, dest=dest, table=table, workers=workers, schema_file=schema_file,
+                       max_bad_rows=max_bad_rows, null_values=tuple(null_values or ()),
+                       lock_timeout=lock_timeout, run_id=run_id, prune=prune)
+    dest_url = options.dest_url
     logger.info("loading %s from %s/%s into %s (%s fan-out)", table, display(src), glob, masked(dest_url), fanout)
     if dest and masked(dest) != dest:
         logger.warning("the dest parameter holds a password, and Prefect stores parameters with the run: "
@@ -158,11 +156,12 @@ def load_csv_folder(
         # Prefect's temporary API lives and dies with this process, so no other run can share a limit on it, and on
         # its SQLite database each slot takes ~2 s to acquire: this run's threads are the cap instead.
         db_concurrency_limit = ""
-        options = replace(options, workers=min(options.worker_count, max_db_writers or options.worker_count))
-        writers = parallel_writers(options.dest, options.worker_count)
+        options = options.model_copy(
+            update={"workers": min(options.worker_count, max_db_writers or options.worker_count)})
+        writers = parallel_writers(dest_url, options.worker_count)
         logger.info("temporary Prefect API: %s (this run's threads)", "at most one file writes at a time"
                     if writers == 1 else f"at most {writers} files write at once")
-    ensure_db_limit(db_concurrency_limit, max_db_writers, default=max(1, workers))
+    ensure_db_limit(db_concurrency_limit, max_db_writers, default=options.worker_count)
     with locked(options):
         prepared = plan_task(options)
         results = list(prepared.failures)
@@ -172,7 +171,7 @@ def load_csv_folder(
         progress = ProgressArtifact(table, len(pending))
         if fanout == "kubernetes":
             results += fan_out_to_deployments(prepared, pending, options, child_deployment, db_concurrency_limit,
-                                              dest_given=dest is not None, progress=progress)
+                                              dest_given=bool(dest), progress=progress)
         else:
             results += fan_out_locally(prepared, pending, options, db_concurrency_limit, progress)
     results.sort(key=lambda r: r.key)
@@ -185,13 +184,13 @@ def load_csv_folder(
     return payload
 
 
-def fan_out_locally(prepared: Prepared, pending: list[FilePlan], options: LoadOptions, db_limit: str,
+def fan_out_locally(prepared: Prepared, pending: list[FilePlan], options: Settings, db_limit: str,
                     progress: ProgressArtifact) -> list[LoadResult]:
     """One load task per file on a pool of worker threads; a failed file is reported, never raised past here."""
     results = []
-    with ThreadPoolTaskRunner(max_workers=parallel_writers(options.dest, options.worker_count)) as runner:
+    with ThreadPoolTaskRunner(max_workers=parallel_writers(options.dest_url, options.worker_count)) as runner:
         futures = {
-            runner.submit(load_file_task, {"key": f.source.key, "plan": prepared.plan, "dest": options.dest,
+            runner.submit(load_file_task, {"key": f.source.key, "plan": prepared.plan, "dest": options.dest_url,
                                            "run_id": options.run_id, "db_limit": db_limit}): f
             for f in pending
         }
@@ -206,7 +205,7 @@ def fan_out_locally(prepared: Prepared, pending: list[FilePlan], options: LoadOp
     return results
 
 
-def fan_out_to_deployments(prepared: Prepared, pending: list[FilePlan], options: LoadOptions, deployment: str,
+def fan_out_to_deployments(prepared: Prepared, pending: list[FilePlan], options: Settings, deployment: str,
                            db_limit: str, dest_given: bool, progress: ProgressArtifact) -> list[LoadResult]:
     """One run of the per-file deployment per file (one Kubernetes Job each); wait for all; read their outcome
     from the ledger (the database is the record, not the pods' local results)."""
@@ -216,7 +215,7 @@ def fan_out_to_deployments(prepared: Prepared, pending: list[FilePlan], options:
     for file in pending:
         parameters = {"plan": prepared.plan.for_file(file).to_json(), "run_id": options.run_id, "db_limit": db_limit}
         if dest_given:
-            parameters["dest"] = options.dest
+            parameters["dest"] = options.dest_url
         child = run_deployment(
             deployment,
             parameters=parameters,
@@ -230,7 +229,7 @@ def fan_out_to_deployments(prepared: Prepared, pending: list[FilePlan], options:
     results = []
     for future in as_completed(list(futures)):
         file, state = futures[future], future.state
-        found = recorded_result(options.dest, prepared.plan, file, options.run_id)
+        found = recorded_result(options.dest_url, prepared.plan, file, options.run_id)
         if state.is_completed() and found is not None and found.status == "loaded":
             results.append(found)
         else:

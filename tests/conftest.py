@@ -13,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from data_processor.db import make_engine
-from data_processor.run import LoadOptions, load
+from data_processor.run import load
+from data_processor.settings import Settings
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test")
@@ -43,7 +44,7 @@ class Database:
         return self.engine.dialect.identifier_preparer.quote(name)
 
     def load(self, src: Path, glob: str = "**/*.csv", **kwargs):
-        return load(LoadOptions(src=str(src), glob=glob, dest=self.url, table=self.table, **kwargs))
+        return load(Settings(src=str(src), glob=glob, dest=self.url, table=self.table, **kwargs))
 
 
 def _database(name: str, url: str, tmp_path: Path):

@@ -154,9 +154,10 @@ def test_the_engine_never_needs_pandas(src, tmp_path):
     write(src / "a.csv", "id,code,amount,day\n1,007,1.5,2020-01-31\n2,010,,2020-02-29\n")
     script = (
         "import sys\n"
-        "from data_processor.run import LoadOptions, slim_process, load\n"
+        "from data_processor.run import slim_process, load\n"
+        "from data_processor.settings import Settings\n"
         "slim_process()\n"
-        f"summary = load(LoadOptions(src={str(src)!r}, glob='*.csv', dest='sqlite:///{tmp_path}/p.db', table='t'))\n"
+        f"summary = load(Settings(src={str(src)!r}, glob='*.csv', dest='sqlite:///{tmp_path}/p.db', table='t'))\n"
         "assert summary.rows_loaded == 2 and summary.exit_code == 0, summary\n"
         "assert 'pandas' not in sys.modules\n"
         "try:\n    import pandas\nexcept ModuleNotFoundError:\n    print('hidden')\n"
@@ -174,8 +175,10 @@ def test_every_command_has_help_and_is_in_the_readme():
     from data_processor.cli import main
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert set(main.commands) == {"load", "plan", "status", "flow", "setup-alerts", "fetch"}
-    for name, command in main.commands.items():
+    context = click.Context(main)
+    commands = {name: main.get_command(context, name) for name in main.list_commands(context)}
+    assert set(commands) == {"load", "plan", "status", "flow", "setup-alerts", "fetch"}
+    for name, command in commands.items():
         assert command.help and len(command.help) > 40, name
         assert f"data-processor {name}" in readme, name
         for option in command.params:

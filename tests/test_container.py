@@ -197,9 +197,10 @@ def test_a_zip_on_object_storage_loads_in_the_job_container_once(image, pg, s3, 
 
 PLAN_ONE_FILE = """
 import json, os
-from data_processor.run import LoadOptions, prepare
-options = LoadOptions(src=os.environ["SRC"], glob=os.environ["GLOB"], dest=os.environ["DEST_SQL"],
-                      table=os.environ["TABLE"], null_values=("NO DATA!",))
+from data_processor.run import prepare
+from data_processor.settings import Settings
+options = Settings(src=os.environ["SRC"], glob=os.environ["GLOB"], dest=os.environ["DEST_SQL"],
+                   table=os.environ["TABLE"], null_values=("NO DATA!",))
 prepared = prepare(options, apply_ddl=True)
 pending = [s.plan for s in prepared.scans if s.plan.state != "unchanged"]
 print(json.dumps(prepared.plan.for_file(pending[0]).to_json()))

@@ -206,7 +206,8 @@ def test_a_run_stuck_in_running_alerts(prefect_api, pg, src, webhook):
     """The parent waits on the table lock another run holds: after the threshold, the stuck-run alert fires."""
     import datetime as dt
 
-    from data_processor.run import LoadOptions, locked
+    from data_processor.run import locked
+    from data_processor.settings import Settings
     from flows.alerts import AlertSettings, setup_alerts
 
     url, inbox = webhook
@@ -214,7 +215,7 @@ def test_a_run_stuck_in_running_alerts(prefect_api, pg, src, webhook):
     try:
         good_files(src, ["a"])
         outcome = {}
-        with locked(LoadOptions(src=str(src), glob="**/certificates.csv", dest=pg.url, table=pg.table)):
+        with locked(Settings(src=str(src), glob="**/certificates.csv", dest=pg.url, table=pg.table)):
             runner = threading.Thread(target=lambda: outcome.update(state=run_parent(pg, src, lock_timeout=60)))
             runner.start()
             stuck = wait_for(inbox, lambda m: pg.table in m.get("text", "") and "Running" in m.get("subject", ""),

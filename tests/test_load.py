@@ -197,11 +197,12 @@ def test_the_same_file_loaded_twice_at_once_lands_once(db, src):
     file's ledger row, then finds it loaded and does nothing."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from data_processor.run import LoadOptions, load_one, locked, prepare
+    from data_processor.run import load_one, locked, prepare
+    from data_processor.settings import Settings
 
     header, rows = CERTS.split("\n", 1)
     write(src / "certificates.csv", header + "\n" + rows * 2000)
-    options = LoadOptions(src=str(src), glob="*.csv", dest=db.url, table=db.table)
+    options = Settings(src=str(src), glob="*.csv", dest=db.url, table=db.table)
     with locked(options):
         prepared = prepare(options, apply_ddl=True)
     plan, file = prepared.plan, prepared.plan.files[0]
