@@ -2,7 +2,8 @@
 
 Expected errors print one line (file, line, reason) and exit 2 (usage, configuration, database) or 1 (a file
 failed); tracebacks are for bugs only. ``--log-format json`` makes every line on stdout and stderr one JSON object
-(see ``output.py``).
+(see ``output.py``). The options of ``load`` and ``plan`` are generated from ``settings.Settings``; other packages
+add commands through the ``data_processor.commands`` entry points (the Prefect shell adds ``flow``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ from .errors import ConfigError, DataProcessorError
 from .fetch.cli import fetch_group
 from .run import load, prepare, slim_process
 from .settings import Destination, Settings, env_name, option_name, text_list
-
-
 
 PLUGINS = "data_processor.commands"
 """Entry point group of commands other packages add (the Prefect shell's ``flow`` and ``setup-alerts``)."""
@@ -117,7 +116,8 @@ def _plugin_command(entry: EntryPoint) -> click.Command:
         def unavailable() -> None:
             raise ConfigError(f"command {entry.name!r} is {reason}")
 
-        return click.Command(entry.name, callback=unavailable, help=reason, short_help=reason)
+        return click.Command(entry.name, callback=unavailable, help=reason, short_help=reason,
+                             context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})

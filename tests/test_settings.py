@@ -342,10 +342,30 @@ def test_a_broken_plugin_breaks_only_itself(src, tmp_path):
     assert loaded.returncode == 0, loaded.stderr
     listed = cli("--help", env=env)
     assert listed.returncode == 0 and re.search(r"boom +unavailable: broken_plugin_module:command", listed.stdout)
-    ran = cli("boom", env=env)
+    ran = cli("boom", "--table", "t", env=env)
     assert ran.returncode == 2 and "Traceback" not in ran.stderr
     assert ran.stderr.strip() == ("error: command 'boom' is unavailable: broken_plugin_module:command failed to "
                                   "load: RuntimeError: this plugin is broken")
+
+
+def test_without_prefect_the_flow_commands_say_what_is_missing(src, tmp_path):
+    hide_prefect = (
+        "import sys\n"
+        "sys.modules['prefect'] = None  # as if not installed: importing it fails, find_spec finds nothing\n"
+        "from data_processor.cli import run\n"
+        "sys.argv[0] = 'data-processor'\n"
+        "run()\n"
+    )
+    write(src / "a.csv", "id\n1\n")
+
+    def command(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", hide_prefect, *args], capture_output=True, text=True, timeout=120)
+
+    assert command("load", "--src", str(src), "--dest", f"sqlite:///{tmp_path}/o.db", "--table", "t").returncode == 0
+    assert "flow" in command("--help").stdout
+    ran = command("flow", "--src", str(src), "--table", "t")
+    assert ran.returncode == 2 and "Traceback" not in ran.stderr
+    assert "the Prefect commands need Prefect: pip install 'data-processor[flows]'" in ran.stderr
 
 
 def test_load_workers_import_neither_pydantic_nor_prefect():
