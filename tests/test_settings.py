@@ -68,6 +68,12 @@ def test_every_field_reads_its_environment_variable(monkeypatch, tmp_path):
         3, str(schema), 7, ("NO DATA!", "N/A"), 5.0, True, "r1")
 
 
+def test_the_projects_other_variables_are_not_settings(monkeypatch):
+    for name in OTHER_VARIABLES:
+        monkeypatch.setenv(name, "json")
+    assert Settings(table="t") == Settings(table="t", workers=0)
+
+
 def test_a_list_variable_may_hold_one_value_as_it_is(monkeypatch):
     monkeypatch.setenv("DATA_PROCESSOR_NULL_VALUES", "NO DATA!")
     assert Settings(table="t").null_values == ("NO DATA!",)
