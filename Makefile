@@ -20,10 +20,10 @@ $(BIN)/data-processor: requirements.lock pyproject.toml
 venv: $(BIN)/data-processor ## Create .venv/ with the pinned dependencies
 
 $(SAMPLE): | $(BIN)/data-processor
-	$(BIN)/python -m data_processor.sample_data $(SAMPLE) --mb 20 --seed 1
+	$(BIN)/python -m samples $(SAMPLE) --mb 20 --seed 1
 
 $(SAMPLE_CURRENT)/domestic-csv.zip: | $(BIN)/data-processor
-	$(BIN)/python -m data_processor.sample_data $(SAMPLE_CURRENT) --layout current --zip --mb 20 --seed 1
+	$(BIN)/python -m samples $(SAMPLE_CURRENT) --layout current --zip --mb 20 --seed 1
 
 ifeq ($(LAYOUT),current)
 DEST ?= sqlite:///data_processor_current.db

@@ -48,7 +48,8 @@ import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from data_processor.sample_data import CERTIFICATE_COLUMNS, CERTIFICATE_SHARE, generate_epc_dump  # noqa: E402
+from samples.columns import CERTIFICATE_COLUMNS, CERTIFICATE_SHARE  # noqa: E402
+from samples.epc_legacy import generate_epc_dump  # noqa: E402
 
 DEFAULT_DEST = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 TOOL_TABLE, SINGLE_TABLE, PSQL_TABLE, PANDAS_TABLE = "bench_tool", "bench_tool_single", "bench_psql", "bench_pandas"

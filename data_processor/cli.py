@@ -20,8 +20,10 @@ from . import ledger, logs, output
 from .db import check_connection, make_engine, masked, parse_url
 from .errors import ConfigError, DataProcessorError
 from .fetch.cli import fetch_group
-from .run import load, prepare, slim_process
+from . import engine
+from .fanout import slim_process
 from .settings import Destination, Settings, env_name, option_name, text_list
+from .writers import writer_for
 
 PLUGINS = "data_processor.commands"
 """Entry point group of commands other packages add (the Prefect shell's ``flow`` and ``setup-alerts``)."""
@@ -154,7 +156,7 @@ def load_command(**kwargs) -> None:
     """
     options = Settings(**kwargs)
     with output.current().progress() as report:
-        summary = load(options, report)
+        summary = engine.run(options, report)
     output.print_summary(summary)
     sys.exit(summary.exit_code)
 
@@ -165,9 +167,9 @@ def plan_command(**kwargs) -> None:
     """Dry run: which files are new, changed or unchanged, and the schema a load would use. Writes nothing."""
     options = Settings(**kwargs)
     with output.current().progress() as report:
-        prepared = prepare(options, report)
-    output.current().plan(prepared, options.table)
-    sys.exit(1 if prepared.failures else 0)
+        the_plan = engine.dry_run(options, report)
+    output.current().plan(the_plan)
+    sys.exit(1 if the_plan.failures else 0)
 
 
 @main.command("status")
@@ -177,9 +179,9 @@ def status_command(dest: str, table: str | None) -> None:
     """What the ledger says: every file loaded into the table, its rows and its last error."""
     url = Destination(dest=dest).dest_url
     _require_sqlite_file(url)
-    engine, writer = make_engine(url)
-    check_connection(engine, writer)
-    rows = ledger.status_rows(engine, table)
+    database, writer = make_engine(url)
+    check_connection(database, writer)
+    rows = ledger.status_rows(database, table)
     output.current().status(rows, table, masked(url))
 
 
@@ -187,9 +189,9 @@ def _require_sqlite_file(dest: str) -> None:
     """A read must not create: SQLite makes an empty database at any path it is given, so a mistyped --dest would
     report "nothing loaded" and leave a stray file behind."""
     url = parse_url(dest)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        if not Path(url.database).is_file():
-            raise ConfigError(f"no SQLite database at {url.database!r}: check --dest (status never creates one)")
+    path = writer_for(url.get_backend_name()).database_file(url)
+    if path is not None and not Path(path).is_file():
+        raise ConfigError(f"no SQLite database at {path!r}: check --dest (status never creates one)")
 
 
 main.add_command(fetch_group)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import ModuleType
 
 import sqlalchemy as sa
 
 from .errors import ConfigError, DatabaseError
 from .logs import mask
-from .writers import writer_for
+from .writers import Writer, writer_for
 
 _DEFAULT_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql": "postgresql+psycopg2"}
 
@@ -58,7 +57,7 @@ def parse_url(url: str) -> sa.URL:
     return parsed.set(drivername=default) if default else parsed
 
 
-def make_engine(url: str) -> tuple[sa.Engine, ModuleType]:
+def make_engine(url: str) -> tuple[sa.Engine, Writer]:
     """An engine for ``url`` set up for its bulk path, and the writer module that goes with it."""
     parsed = parse_url(url)
     writer = writer_for(parsed.get_backend_name())
@@ -73,7 +72,7 @@ def make_engine(url: str) -> tuple[sa.Engine, ModuleType]:
     return engine, writer
 
 
-def check_connection(engine: sa.Engine, writer: ModuleType) -> None:
+def check_connection(engine: sa.Engine, writer: Writer) -> None:
     """Fail fast, with one clear line, when the database cannot be reached."""
     with database_errors(engine):
         with engine.connect() as conn:
@@ -95,6 +94,6 @@ def database_errors(engine: sa.Engine) -> Iterator[None]:
         raise database_error(exc, engine, writer) from None
 
 
-def database_error(exc: BaseException, engine: sa.Engine, writer: ModuleType) -> DatabaseError:
+def database_error(exc: BaseException, engine: sa.Engine, writer: Writer) -> DatabaseError:
     """A driver error as our own, worded without secrets (the driver's text never includes the password)."""
     return writer.translate_error(exc).at(masked(engine.url))

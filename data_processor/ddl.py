@@ -9,8 +9,6 @@ dynamically typed, store the wider values as they are. Every column and every ch
 
 from __future__ import annotations
 
-from types import ModuleType
-
 import sqlalchemy as sa
 
 from . import ledger
@@ -19,9 +17,10 @@ from .errors import DatabaseError
 from .rejects import rejects_table
 from .text import plural
 from .types import FILE_ID_COLUMN, ColumnPlan, LoadPlan
+from .writers import Writer
 
 
-def target_table(plan: LoadPlan, writer: ModuleType, metadata: sa.MetaData | None = None) -> sa.Table:
+def target_table(plan: LoadPlan, writer: Writer, metadata: sa.MetaData | None = None) -> sa.Table:
     """The SQLAlchemy table the plan describes, with the ``_file_id`` lineage column (indexed: replacing a file
     deletes by it)."""
     return sa.Table(
@@ -32,7 +31,7 @@ def target_table(plan: LoadPlan, writer: ModuleType, metadata: sa.MetaData | Non
     )
 
 
-def _file_id_column(writer: ModuleType) -> sa.Column:
+def _file_id_column(writer: Writer) -> sa.Column:
     default = writer.CAPABILITIES.file_id_default
     return sa.Column(FILE_ID_COLUMN, sa.BigInteger, nullable=False, index=True,
                      server_default=sa.text(default) if default else None)
@@ -73,7 +72,7 @@ def _logical(name: str, sql_type: sa.types.TypeEngine) -> ColumnPlan:
 
 
 def apply(
-    engine: sa.Engine, plan: LoadPlan, writer: ModuleType, existing: dict[str, ColumnPlan] | None, first_file: str
+    engine: sa.Engine, plan: LoadPlan, writer: Writer, existing: dict[str, ColumnPlan] | None, first_file: str
 ) -> list[str]:
     """Make the database match the plan; returns one line per change, for the summary. A change the database
     refuses (PostgreSQL's 1,600-column limit, a name it rejects) is one :class:`DatabaseError` naming the table."""
@@ -84,7 +83,7 @@ def apply(
 
 
 def _apply(
-    engine: sa.Engine, plan: LoadPlan, writer: ModuleType, existing: dict[str, ColumnPlan] | None, first_file: str
+    engine: sa.Engine, plan: LoadPlan, writer: Writer, existing: dict[str, ColumnPlan] | None, first_file: str
 ) -> list[str]:
     metadata = sa.MetaData()
     table = target_table(plan, writer, metadata)
@@ -103,16 +102,10 @@ def _apply(
                 if before is None:
                     operations.add_column(plan.table, sa.Column(column.name, writer.CAPABILITIES.sql_type(column)))
                     changes.append(f"added column {column.name} ({column.describe()})")
-                elif before.describe() != column.describe() and writer.CAPABILITIES.name != "sqlite":
-                    new_type = writer.CAPABILITIES.sql_type(column)
-                    quoted = conn.dialect.identifier_preparer.quote(column.name)
-                    operations.alter_column(
-                        plan.table, column.name,
-                        type_=new_type,
-                        existing_type=writer.CAPABILITIES.sql_type(before),
-                        existing_nullable=True,
-                        postgresql_using=f"{quoted}::{new_type.compile(dialect=conn.dialect)}",
-                    )
+                elif before.describe() != column.describe() and writer.widen_column(
+                    operations, plan.table, column.name,
+                    writer.CAPABILITIES.sql_type(before), writer.CAPABILITIES.sql_type(column),
+                ):
                     changes.append(f"widened column {column.name}: {before.describe()} → {column.describe()}")
         rejects_table(metadata, plan.table).create(conn, checkfirst=True)
         _record_columns(conn, plan, first_file)

@@ -4,6 +4,9 @@ A file's ledger row is updated in the same transaction as its rows, so the ledge
 table does not hold. ``register`` only creates the row (to get the id stamped on every loaded row as
 ``_file_id``); it never overwrites what a previous load recorded, so a crash leaves the old truth in place.
 
+``data_processor_handoffs`` carries what a pod hands back to the run that started it (a scan, or a file to load
+again wider): the parent reads no data file and needs no shared storage.
+
 ``data_processor_runs`` names the run that holds each table's lock, so a run whose lock died with its connection
 (a database restart) notices when another run has taken the table (see ``writers``' docstring).
 """
@@ -14,19 +17,19 @@ import datetime as dt
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 from .db import database_errors
 from .errors import DatabaseError, TableLockLost
 from .types import FilePlan, LoadResult
-from .writers import writer_for
+from .writers import ROW_ID_TYPE, writer_for
 
 metadata = sa.MetaData()
-_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 files = sa.Table(
     "data_processor_files",
     metadata,
-    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("id", ROW_ID_TYPE, primary_key=True, autoincrement=True),
     sa.Column("table_name", sa.String(128), nullable=False),
     sa.Column("file_key", sa.String(512), nullable=False),
     sa.Column("status", sa.String(16), nullable=False, comment="new, loaded or failed"),
@@ -63,6 +66,19 @@ runs = sa.Table(
     sa.Column("table_name", sa.String(128), primary_key=True),
     sa.Column("run_id", sa.String(64), nullable=False, comment="the run holding the table's lock"),
     sa.Column("locked_at", sa.DateTime, nullable=False),
+)
+
+
+handoffs = sa.Table(
+    "data_processor_handoffs",
+    metadata,
+    sa.Column("table_name", sa.String(128), primary_key=True),
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("file_key", sa.String(512), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False, comment="scan (a FileScan) or result (a LoadResult)"),
+    sa.Column("outcome", sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb"), nullable=False,
+              comment="JSON: the file's plan and column statistics, or how its job ended"),
+    sa.Column("handed_at", sa.DateTime, nullable=False),
 )
 
 
@@ -243,3 +259,26 @@ def status_rows(engine: sa.Engine, table: str | None) -> list[sa.Row]:
         query = query.where(files.c.table_name == table)
     with engine.connect() as conn:
         return list(conn.execute(query))
+
+
+def hand_off(engine: sa.Engine, table: str, run_id: str, key: str, kind: str, outcome: str) -> None:
+    """Record (or, for a retried pod, replace) what one file's job hands back to run ``run_id``."""
+    where = (handoffs.c.table_name == table) & (handoffs.c.run_id == run_id) & (handoffs.c.file_key == key)
+    with database_errors(engine), engine.begin() as conn:
+        conn.execute(sa.delete(handoffs).where(where))
+        conn.execute(sa.insert(handoffs).values(table_name=table, run_id=run_id, file_key=key, kind=kind,
+                                                outcome=outcome, handed_at=now()))
+
+
+def handed_off(engine: sa.Engine, table: str, run_id: str, key: str) -> tuple[str, str] | None:
+    """``(kind, outcome)`` of what the file's job handed back to run ``run_id``, or None."""
+    where = (handoffs.c.table_name == table) & (handoffs.c.run_id == run_id) & (handoffs.c.file_key == key)
+    with database_errors(engine), engine.connect() as conn:
+        row = conn.execute(sa.select(handoffs.c.kind, handoffs.c.outcome).where(where)).first()
+    return (row.kind, row.outcome) if row else None
+
+
+def forget_handoffs(engine: sa.Engine, table: str, run_id: str) -> None:
+    """Run ``run_id`` has read what its pods handed back: delete it."""
+    with database_errors(engine), engine.begin() as conn:
+        conn.execute(sa.delete(handoffs).where((handoffs.c.table_name == table) & (handoffs.c.run_id == run_id)))

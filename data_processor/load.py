@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 import zipfile
-from types import ModuleType
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -31,7 +30,7 @@ from .rejects import rejects_table
 from .testing import pause_point
 from .types import FILE_ID_COLUMN, FilePlan, LoadPlan, LoadResult, Reject
 from .validate import check_batch
-from .writers import RowsRefused
+from .writers import RowsRefused, Writer
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ REPEATED_HEADER = "repeated header: a copy of the header row (files concatenated
 
 
 def load_file(
-    engine: sa.Engine, writer: ModuleType, plan: LoadPlan, file: FilePlan, run_id: str = ""
+    engine: sa.Engine, writer: Writer, plan: LoadPlan, file: FilePlan, run_id: str = ""
 ) -> LoadResult:
     """Load ``file`` into ``plan.table``; a failed file leaves the table untouched and says why.
 
@@ -55,7 +54,7 @@ def load_file(
     return result
 
 
-def _load_file(engine: sa.Engine, writer: ModuleType, plan: LoadPlan, file: FilePlan, run_id: str) -> LoadResult:
+def _load_file(engine: sa.Engine, writer: Writer, plan: LoadPlan, file: FilePlan, run_id: str) -> LoadResult:
     started = time.monotonic()
     with database_errors(engine):
         file_id = ledger.register(engine, plan.table, file.source.key)
@@ -107,7 +106,7 @@ def _delete_rows_of(conn: sa.Connection, table: sa.TableClause, rejects: sa.Tabl
 
 
 def _load_in_transaction(
-    conn: sa.Connection, writer: ModuleType, plan: LoadPlan, file: FilePlan, file_id: int, started: float
+    conn: sa.Connection, writer: Writer, plan: LoadPlan, file: FilePlan, file_id: int, started: float
 ) -> LoadResult:
     metadata = sa.MetaData()
     table, rejects = target_table(plan, writer, metadata), rejects_table(metadata, plan.table)
@@ -159,15 +158,15 @@ def _load_in_transaction(
     )
 
 
-def _can_copy_file(writer: ModuleType, plan: LoadPlan, file: FilePlan) -> bool:
+def _can_copy_file(writer: Writer, plan: LoadPlan, file: FilePlan) -> bool:
     """The raw-file fast path is exact only when the scan found nothing the database would parse differently."""
     return (
-        hasattr(writer, "copy_file") and file.clean and not plan.null_values
+        writer.CAPABILITIES.copy_file and file.clean and not plan.null_values
         and not plan.unverified.intersection(file.columns) and file.dialect.encoding in ("utf-8", "utf-8-sig")
     )
 
 
-def _copy_whole_file(conn: sa.Connection, writer: ModuleType, table: sa.Table, file: FilePlan, file_id: int) -> int | None:
+def _copy_whole_file(conn: sa.Connection, writer: Writer, table: sa.Table, file: FilePlan, file_id: int) -> int | None:
     """Rows copied by the fast path, or None (rolled back) when the database disagrees with the scan."""
     savepoint = conn.begin_nested()
     witness = Witness()
@@ -186,7 +185,7 @@ def _copy_whole_file(conn: sa.Connection, writer: ModuleType, table: sa.Table, f
 
 
 def write_isolating(
-    conn: sa.Connection, writer: ModuleType, table: sa.Table, columns: list[str], batch: pa.RecordBatch
+    conn: sa.Connection, writer: Writer, table: sa.Table, columns: list[str], batch: pa.RecordBatch
 ) -> tuple[int, list[tuple[int, str]]]:
     """Write ``batch``; if the database refuses it, bisect under savepoints to find the refused rows.
 

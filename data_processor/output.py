@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -31,9 +31,12 @@ from .discover import Discovery
 from .logs import LOG_FORMATS, LogFormat, SecretMaskingFilter, json_formatter, result_fields
 from .plan import FileScan
 from .rejects import rejects_table_name
-from .run import Prepared, RunSummary
+from .summary import RunSummary
 from .text import plural, printable
 from .types import LoadResult
+
+if TYPE_CHECKING:
+    from .engine import Plan
 
 LOGGER_NAME = "data_processor.cli"
 """``log.logger`` of every JSON line the command line writes."""
@@ -183,25 +186,26 @@ class TextOutput:
         for failed in summary.failed:
             out.print(printable(f"FAILED  {failed.error}"), markup=False)
 
-    def plan(self, prepared: Prepared, table: str) -> None:
+    def plan(self, the_plan: Plan) -> None:
+        table = the_plan.settings.table
         out = self.out
         files = Table(Column("file", overflow="fold"), "state", "encoding", "delimiter",
                       Column("size", justify="right"), box=None)
-        for scan in prepared.scans:
+        for scan in the_plan.scans:
             p = scan.plan
             files.add_row(_cell(p.source.key), p.state, p.dialect.encoding, repr(p.dialect.delimiter),
                           f"{p.source.size:,}")
-        for failure in prepared.failures:
+        for failure in the_plan.failures:
             files.add_row(_cell(failure.key), "[red]unreadable[/]", "", "", _cell(failure.error or ""))
         out.print(files)
-        for problem in prepared.discovery.problems:
+        for problem in the_plan.problems:
             out.print(problem_line(problem.key, problem.reason, False), markup=False)
-        if not prepared.plan.columns:
+        if not the_plan.load_plan.columns:
             out.print(printable(f"nothing to load: every file is loaded and unchanged in {table}"), markup=False)
             return
-        verb = "existing table" if prepared.existing else "new table"
+        verb = "existing table" if the_plan.existing is not None else "new table"
         schema = Table("header", "column", "type", box=None, title=_cell(f"{verb} {table}"), title_justify="left")
-        for column in prepared.plan.columns:
+        for column in the_plan.load_plan.columns:
             schema.add_row(_cell(column.source), _cell(column.name), column.describe())
         out.print(schema)
 
@@ -333,24 +337,25 @@ class JsonOutput:
         self.emit(self.out, logging.ERROR if fatal else logging.WARNING, "note", problem_line(key, reason, fatal),
                   file=key, reason=reason, fatal=fatal)
 
-    def plan(self, prepared: Prepared, table: str) -> None:
-        for scan in prepared.scans:
+    def plan(self, the_plan: Plan) -> None:
+        table = the_plan.settings.table
+        for scan in the_plan.scans:
             p = scan.plan
             self.emit(self.out, logging.INFO, "plan.file",
                       f"{p.source.key}: {p.state}, {p.dialect.encoding}, delimiter {p.dialect.delimiter!r}, "
                       f"{plural(p.source.size, 'byte')}",
                       file=p.source.key, state=p.state, encoding=p.dialect.encoding, delimiter=p.dialect.delimiter,
                       bytes=p.source.size)
-        for failure in prepared.failures:
+        for failure in the_plan.failures:
             self.emit(self.out, logging.ERROR, "plan.file", f"{failure.key}: unreadable: {failure.error or ''}",
                       file=failure.key, state="unreadable", error=failure.error)
-        for problem in prepared.discovery.problems:
+        for problem in the_plan.problems:
             self._problem(problem.key, problem.reason, False)
-        if not prepared.plan.columns:
+        if not the_plan.load_plan.columns:
             self.note(f"nothing to load: every file is loaded and unchanged in {table}", table=table)
             return
-        table_state = "existing" if prepared.existing else "new"
-        for column in prepared.plan.columns:
+        table_state = "existing" if the_plan.existing is not None else "new"
+        for column in the_plan.load_plan.columns:
             self.emit(self.out, logging.INFO, "plan.column",
                       f"{table_state} table {table}: {column.source} -> {column.name} {column.describe()}",
                       table=table, table_state=table_state, header=column.source, column=column.name,

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from .ledger import now
 from .naming import shorten
 from .types import FILE_ID_COLUMN, Reject
+from .writers import ROW_ID_TYPE
 
 
 def rejects_table_name(table: str) -> str:
@@ -17,7 +18,7 @@ def rejects_table(metadata: sa.MetaData, table: str) -> sa.Table:
     return sa.Table(
         rejects_table_name(table),
         metadata,
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("id", ROW_ID_TYPE, primary_key=True, autoincrement=True),
         sa.Column(FILE_ID_COLUMN, sa.BigInteger, nullable=False, index=True),
         sa.Column("table_name", sa.String(128), nullable=False),
         sa.Column("file_key", sa.String(512), nullable=False),

@@ -16,8 +16,9 @@ LOGICAL_TYPES: frozenset[str] = frozenset(get_args(LogicalType))
 FileState = Literal["new", "changed", "unchanged"]
 """What the ledger says about a file before a run."""
 
-LoadStatus = Literal["loaded", "skipped", "failed"]
-"""How one file ended in a run."""
+LoadStatus = Literal["loaded", "skipped", "failed", "misfit"]
+"""How one file ended in a run. ``misfit``: rolled back because a value does not fit a planned column type; the
+engine widens the table and loads the file again, so a run's summary never shows it."""
 
 FILE_ID_COLUMN = "_file_id"
 """Lineage column on every loaded row: the ledger id of the file it came from."""
@@ -135,6 +136,8 @@ class LoadResult:
     seconds: float = 0.0
     error: str | None = None
     rejects_sample: tuple[Reject, ...] = field(default=())
+    widen: tuple[ColumnPlan, ...] = ()
+    """For a misfit: the planned columns the file needs wider, as they must become."""
 
 
 @cache

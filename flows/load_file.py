@@ -1,8 +1,10 @@
-"""``load-csv-file``: the per-file child flow. On Kubernetes each run is one Job pod loading one planned file.
+"""``load-csv-file``: the per-file child flow. On Kubernetes each run is one Job pod doing one file's job.
 
-A parent run starts it with the plan cut down to one file; the database URL comes from ``DEST_SQL`` (the pod's
-Secret) unless the parent was given one explicitly. Running it twice for the same content loads nothing twice:
-the engine locks the file's ledger row and skips content it already holds.
+A parent run starts it twice per new or changed file: first with ``scan`` (the file's statistics, handed back
+through the database, so the parent reads no data file), then with ``plan`` (the parent's plan cut down to this
+file) to load it. The database URL comes from ``DEST_SQL`` (the pod's Secret) unless the parent was given one
+explicitly. Running a load twice for the same content loads nothing twice: the engine locks the file's ledger row
+and skips content it already holds.
 """
 
 from __future__ import annotations
@@ -11,26 +13,40 @@ from dataclasses import asdict
 
 from prefect import flow
 
+from data_processor.jobs import hand_off, scan_job_from_json, scan_one
+from data_processor.plan import FileScan
 from data_processor.settings import Destination
 from data_processor.types import LoadPlan
-from flows.load_folder import DB_LIMIT
-from flows.tasks import load_file_task
+from flows.tasks import DB_LIMIT, FileLoadFailed, load_file_task
 
 
 @flow(name="load-csv-file", log_prints=True)
-def load_csv_file(plan: dict, run_id: str = "", dest: str | None = None, db_limit: str | None = DB_LIMIT) -> dict:
-    """Load the one file of ``plan`` (the parent's plan for it, as JSON) into its table.
+def load_csv_file(plan: dict | None = None, run_id: str = "", dest: str | None = None,
+                  db_limit: str | None = DB_LIMIT, scan: dict | None = None) -> dict:
+    """Load the one file of ``plan`` into its table, or with ``scan`` scan one file for the parent's plan.
 
     Args:
         plan: The parent's plan cut down to this file (``LoadPlan.to_json``).
         run_id: The parent run's id, recorded in the ledger.
         dest: SQLAlchemy URL; empty reads ``DEST_SQL`` from the environment.
         db_limit: Global concurrency limit whose slot the write takes; empty for none.
+        scan: Instead of loading: the file to scan (``ScanJob``, as JSON).
     """
+    url = Destination(dest=dest).dest_url
+    if scan is not None:
+        job = scan_job_from_json(scan)
+        outcome = scan_one(job)
+        hand_off(url, job.table, run_id, outcome)
+        if not isinstance(outcome, FileScan):
+            raise FileLoadFailed(outcome.error or f"{job.source.key}: cannot be scanned")
+        return {"file": job.source.key, "state": outcome.plan.state, "rows": outcome.rows}
+    if plan is None:
+        raise ValueError("load-csv-file needs plan (to load a file) or scan (to scan one)")
     load_plan = LoadPlan.from_json(plan)
     (file,) = load_plan.files
-    result = load_file_task(key=file.source.key, plan=load_plan, dest=Destination(dest=dest).dest_url, run_id=run_id,
-                            db_limit=db_limit)
+    result = load_file_task(key=file.source.key, plan=load_plan, dest=url, run_id=run_id, db_limit=db_limit)
+    if result.status == "misfit":
+        hand_off(url, load_plan.table, run_id, result)
     return asdict(result) | {"rejects_sample": [asdict(r) for r in result.rejects_sample]}
 
 

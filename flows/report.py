@@ -12,12 +12,23 @@ from prefect.events import emit_event
 from data_processor.discover import Problem
 from data_processor.output import ScanTally, summary_fields
 from data_processor.rejects import rejects_table_name
-from data_processor.run import RunSummary
+from data_processor.summary import RunSummary
 from data_processor.text import plural, printable
-from data_processor.types import LoadResult, Reject
+from data_processor.types import FilePlan, LoadResult, Reject
 
 EVENT_COMPLETED = "data-processor.load.completed"
 EVENT_FAILED = "data-processor.load.failed"
+
+
+class FilesFailed(Exception):
+    """Some files did not load; the message names each one and why, ``payload`` is the run's summary."""
+
+    def __init__(self, message: str, payload: dict) -> None:
+        super().__init__(message, payload)
+        self.message, self.payload = message, payload
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def artifact_key(table: str, kind: str) -> str:
@@ -25,17 +36,20 @@ def artifact_key(table: str, kind: str) -> str:
     return f"{kind}-" + re.sub(r"[^a-z0-9]+", "-", table.lower()).strip("-")
 
 
-class ProgressArtifact:
-    """The percentage of files finished, updated as each one ends (a bar on the run's Artifacts tab)."""
+class LoadProgress:
+    """The percentage of pending files finished, updated as each one ends (a bar on the run's Artifacts tab); a
+    progress callback of ``data_processor.load``."""
 
-    def __init__(self, table: str, total: int) -> None:
-        self.total, self.done = max(total, 1), 0
+    def __init__(self, table: str, pending: list[FilePlan]) -> None:
+        self.keys, self.done = {f.source.key for f in pending}, 0
+        total = len(self.keys)
         self.id = create_progress_artifact(0.0 if total else 100.0, key=artifact_key(table, "progress"),
                                            description=f"Files of {table} finished, of {total} to load")
 
-    def advance(self) -> None:
-        self.done += 1
-        update_progress_artifact(self.id, 100.0 * self.done / self.total)
+    def __call__(self, event: str, payload: object) -> None:
+        if event == "loaded" and isinstance(payload, LoadResult) and payload.key in self.keys:
+            self.done += 1
+            update_progress_artifact(self.id, 100.0 * self.done / len(self.keys))
 
 
 class ScanLog:

@@ -20,8 +20,11 @@ from prefect.concurrency.sync import concurrency
 from data_processor.errors import TransientDatabaseError
 from data_processor.output import result_line
 from data_processor.retry import retry_delays
-from data_processor.run import load_one
+from data_processor.jobs import load_one
 from data_processor.types import LoadPlan, LoadResult
+
+DB_LIMIT = "data-processor-db"
+"""The global concurrency limit every file's write takes a slot of (shared by all tables on one database)."""
 
 RETRY_DELAYS = list(retry_delays())
 """Seconds before each retry of a transient failure: the engine's policy, read when the flows are imported."""

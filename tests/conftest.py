@@ -13,8 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from data_processor.db import make_engine
-from data_processor.run import load
-from data_processor.settings import Settings
+from data_processor import Settings, run
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test")
@@ -44,7 +43,7 @@ class Database:
         return self.engine.dialect.identifier_preparer.quote(name)
 
     def load(self, src: Path, glob: str = "**/*.csv", **kwargs):
-        return load(Settings(src=str(src), glob=glob, dest=self.url, table=self.table, **kwargs))
+        return run(Settings(src=str(src), glob=glob, dest=self.url, table=self.table, **kwargs))
 
 
 def _database(name: str, url: str, tmp_path: Path):

@@ -154,10 +154,9 @@ def test_the_engine_never_needs_pandas(src, tmp_path):
     write(src / "a.csv", "id,code,amount,day\n1,007,1.5,2020-01-31\n2,010,,2020-02-29\n")
     script = (
         "import sys\n"
-        "from data_processor.run import slim_process, load\n"
-        "from data_processor.settings import Settings\n"
+        "from data_processor import Settings, run\nfrom data_processor.fanout import slim_process\n"
         "slim_process()\n"
-        f"summary = load(Settings(src={str(src)!r}, glob='*.csv', dest='sqlite:///{tmp_path}/p.db', table='t'))\n"
+        f"summary = run(Settings(src={str(src)!r}, glob='*.csv', dest='sqlite:///{tmp_path}/p.db', table='t'))\n"
         "assert summary.rows_loaded == 2 and summary.exit_code == 0, summary\n"
         "assert 'pandas' not in sys.modules\n"
         "try:\n    import pandas\nexcept ModuleNotFoundError:\n    print('hidden')\n"

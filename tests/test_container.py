@@ -104,7 +104,7 @@ def csv_records(folder: Path, glob: str) -> int:
 def sample(tmp_path_factory) -> Path:
     """A small EPC-like dump, readable by uid 10001 through the read-only mount."""
     folder = tmp_path_factory.mktemp("sample")
-    subprocess.run([sys.executable, "-m", "data_processor.sample_data", str(folder),
+    subprocess.run([sys.executable, "-m", "samples", str(folder),
                     "--mb", "2", "--seed", "1"], check=True, capture_output=True)
     for path in [folder, *folder.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
@@ -170,7 +170,7 @@ def test_cli_load_in_the_job_container_loads_once_with_ecs_json_logs(image, samp
 def test_a_zip_on_object_storage_loads_in_the_job_container_once(image, pg, s3, tmp_path):
     """The object-storage pool's Job: no data volume, the release read in place from a zip in a bucket, the
     store's endpoint and keys from the environment (as the storage Secret gives them through envFrom)."""
-    subprocess.run([sys.executable, "-m", "data_processor.sample_data", str(tmp_path / "release"), "--layout",
+    subprocess.run([sys.executable, "-m", "samples", str(tmp_path / "release"), "--layout",
                     "current", "--zip", "--mb", "2", "--seed", "1"], check=True, capture_output=True)
     archive = tmp_path / "release" / "domestic-csv.zip"
     url = s3.put(s3.bucket(), "epc/domestic-csv.zip", archive.read_bytes())
@@ -197,13 +197,12 @@ def test_a_zip_on_object_storage_loads_in_the_job_container_once(image, pg, s3, 
 
 PLAN_ONE_FILE = """
 import json, os
-from data_processor.run import prepare
-from data_processor.settings import Settings
+from data_processor import Settings, apply, plan
 options = Settings(src=os.environ["SRC"], glob=os.environ["GLOB"], dest=os.environ["DEST_SQL"],
                    table=os.environ["TABLE"], null_values=("NO DATA!",))
-prepared = prepare(options, apply_ddl=True)
-pending = [s.plan for s in prepared.scans if s.plan.state != "unchanged"]
-print(json.dumps(prepared.plan.for_file(pending[0]).to_json()))
+the_plan = plan(options)
+apply(the_plan)
+print(json.dumps(the_plan.load_plan.for_file(the_plan.pending[0]).to_json()))
 """
 
 

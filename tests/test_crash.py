@@ -73,7 +73,7 @@ def test_a_killed_worker_process_is_one_clear_error_and_the_rerun_loads_once(pg,
     for name in ("a", "b", "c"):
         _big_file(src / f"{name}.csv")
     # a pool even for these small files: PARALLEL_MIN_BYTES would otherwise load them in one process
-    args = [sys.executable, "-c", "import data_processor.run as r, data_processor.cli as c; "
+    args = [sys.executable, "-c", "import data_processor.fanout as r, data_processor.cli as c; "
             "r.PARALLEL_MIN_BYTES = 0; c.run()", "load", "--src", str(src), "--glob", "*.csv",
             "--dest", pg.url, "--table", pg.table, "--workers", "2"]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

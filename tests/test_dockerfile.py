@@ -145,7 +145,8 @@ def test_build_context_has_what_the_dockerfile_copies(dockerfile, dockerignore):
 
 @pytest.mark.parametrize("path", [".venv/bin/python", ".git/HEAD", ".sample/epc/a.csv", "data_processor.db",
                                   "tests/test_cli.py", "helm/data-processor/values.yaml", "k8s/pvc.yaml",
-                                  "data_processor/__pycache__/cli.cpython-311.pyc", "README.md"])
+                                  "data_processor/__pycache__/cli.cpython-311.pyc", "README.md",
+                                  "samples/__init__.py"])
 def test_dockerignore_keeps_out(dockerignore, path):
     assert dockerignore_excludes(path, dockerignore)
 

@@ -126,8 +126,27 @@ def test_kubernetes_mode_fails_the_parent_naming_the_bad_file(prefect_api, serve
         children = client.read_flow_runs(flow_run_filter=FlowRunFilter(
             parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[state.state_details.flow_run_id])))
     by_name = {c.name: c.state.type.value for c in children}
-    assert by_name == {f"{pg.table}: a/certificates.csv": "COMPLETED", f"{pg.table}: b/certificates.csv": "COMPLETED",
-                       f"{pg.table}: zz-bad/certificates.csv": "FAILED"}
+    keys = ["a/certificates.csv", "b/certificates.csv", "zz-bad/certificates.csv"]
+    assert by_name == {**{f"{pg.table}: scan {key}": "COMPLETED" for key in keys},  # the bad row is the load's
+                       **{f"{pg.table}: {key}": "FAILED" if key.startswith("zz") else "COMPLETED" for key in keys}}
+
+
+def test_kubernetes_mode_plans_without_the_parent_reading_a_data_file(prefect_api, served_child, pg, src,
+                                                                         monkeypatch):
+    """Pods scan their own files and hand the statistics back through the database: the parent only lists."""
+    import data_processor.fingerprint
+
+    def no_reading_here(source, *args, **kwargs):
+        raise AssertionError(f"the parent opened {source}")
+
+    monkeypatch.setattr(data_processor.fingerprint, "open_source", no_reading_here)  # every byte read goes by it
+    expected = good_files(src, ["a", "b", "c"])
+    state = run_parent(pg, src, fanout="kubernetes", child_deployment=served_child)
+    assert state.is_completed(), state.message
+    assert (state.result()["files_loaded"], pg.count()) == (3, expected)
+    assert pg.scalar("SELECT COUNT(*) FROM data_processor_handoffs WHERE table_name = :t", t=pg.table) == 0
+    rerun = run_parent(pg, src, fanout="kubernetes", child_deployment=served_child)
+    assert rerun.is_completed() and rerun.result()["files_skipped"] == 3 and pg.count() == expected
 
 
 class Inbox(BaseHTTPRequestHandler):
@@ -206,8 +225,7 @@ def test_a_run_stuck_in_running_alerts(prefect_api, pg, src, webhook):
     """The parent waits on the table lock another run holds: after the threshold, the stuck-run alert fires."""
     import datetime as dt
 
-    from data_processor.run import locked
-    from data_processor.settings import Settings
+    from data_processor import Settings, locked
     from flows.alerts import AlertSettings, setup_alerts
 
     url, inbox = webhook

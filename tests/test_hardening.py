@@ -152,16 +152,16 @@ def test_a_file_rewritten_during_its_load_is_rolled_back_never_a_mix(db, src, tm
 
 def test_a_file_changed_between_planning_and_loading_is_not_loaded(db, src, monkeypatch):
     """Also the PostgreSQL fast path, which sends the file's own bytes to COPY."""
-    import data_processor.run as run
+    import data_processor.jobs as jobs
 
     path = write(src / "x.csv", "id,name\n1,a\n2,b\n")
-    original = run.load_one
+    original = jobs.load_one
 
     def load_after_a_rewrite(*args, **kwargs):
         path.write_text("id,name\n1,a\n2,X\n")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(run, "load_one", load_after_a_rewrite)
+    monkeypatch.setattr(jobs, "load_one", load_after_a_rewrite)
     result = db.load(src, workers=1).results[0]
     assert result.status == "failed" and "changed during the load" in result.error
     assert db.count() == 0
@@ -197,7 +197,7 @@ def test_a_table_name_longer_than_the_database_keeps_is_one_line(src, pg):
 def test_no_process_is_left_behind_when_the_command_returns(src, pg):
     for name in "abc":
         write(src / f"{name}.csv", "id\n" + "".join(f"{i}\n" for i in range(10)))
-    code = ("import data_processor.run as r, data_processor.cli as c; r.PARALLEL_MIN_BYTES = 0; c.run()")
+    code = ("import data_processor.fanout as r, data_processor.cli as c; r.PARALLEL_MIN_BYTES = 0; c.run()")
     command = [sys.executable, "-c", code, "load", "--src", str(src), "--dest", pg.url, "--table", pg.table,
                "--workers", "2"]
     process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -154,7 +154,7 @@ def test_null_values_option(db, src):
 
 @pytest.mark.parametrize("workers", [2])
 def test_parallel_files(db, src, workers, monkeypatch):
-    monkeypatch.setattr("data_processor.run.PARALLEL_MIN_BYTES", 0)  # real worker processes, even for tiny files
+    monkeypatch.setattr("data_processor.fanout.PARALLEL_MIN_BYTES", 0)  # real worker processes, even for tiny files
     for i in range(6):
         write(src / f"f{i}.csv", "id,v\n" + "".join(f"{i * 100 + j},{j}\n" for j in range(50)))
     summary = db.load(src, workers=workers)
@@ -197,17 +197,18 @@ def test_the_same_file_loaded_twice_at_once_lands_once(db, src):
     file's ledger row, then finds it loaded and does nothing."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from data_processor.run import load_one, locked, prepare
-    from data_processor.settings import Settings
+    from data_processor import Settings, apply, locked, plan
+    from data_processor.jobs import load_one
 
     header, rows = CERTS.split("\n", 1)
     write(src / "certificates.csv", header + "\n" + rows * 2000)
     options = Settings(src=str(src), glob="*.csv", dest=db.url, table=db.table)
     with locked(options):
-        prepared = prepare(options, apply_ddl=True)
-    plan, file = prepared.plan, prepared.plan.files[0]
+        the_plan = plan(options)
+        apply(the_plan)
+    load_plan, file = the_plan.load_plan, the_plan.load_plan.files[0]
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda _: load_one(db.url, plan, file, pauses=()), range(2)))
+        results = list(pool.map(lambda _: load_one(db.url, load_plan, file, pauses=()), range(2)))
     assert sorted(r.status for r in results) == ["loaded", "skipped"]
     assert db.count() == 6000
 
@@ -273,3 +274,15 @@ def test_a_file_gone_from_the_folder_keeps_its_rows_unless_pruned(db, src):
     assert db.count(f"{db.table}_rejects") == 0
     assert db.scalar("SELECT COUNT(*) FROM data_processor_files WHERE table_name = :t", t=db.table) == 1
     assert pruned.exit_code == 0
+
+
+def test_a_later_file_widens_a_column_where_the_database_can(db, src):
+    """PostgreSQL and MariaDB change the column's type; SQLite keeps it and stores the wider value as it is."""
+    write(src / "a.csv", "id,v\n1,2\n")
+    assert db.load(src).exit_code == 0
+    write(src / "b.csv", "id,v\n2,x\n")
+    summary = db.load(src)
+    assert summary.exit_code == 0, summary.failed
+    widened = [change for change in summary.changes if change.startswith("widened")]
+    assert widened == ([] if db.name == "sqlite" else ["widened column v: integer → text"])
+    assert [str(v) for (v,) in db.rows(f"SELECT v FROM {db.q(db.table)} ORDER BY id")] == ["2", "x"]

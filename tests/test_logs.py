@@ -133,12 +133,11 @@ def test_engine_records_carry_the_run_and_reach_the_ui(prefect_api, yml_logging,
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
     from prefect.logging.handlers import APILogHandler
 
-    from data_processor.run import load
-    from data_processor.settings import Settings
+    from data_processor import Settings, run
 
     @task(name="load-folder-task")
     def load_task(folder: str, dest: str) -> int:
-        return load(Settings(src=folder, glob="*.csv", dest=dest, table="t", workers=1)).rows_loaded
+        return run(Settings(src=folder, glob="*.csv", dest=dest, table="t", workers=1)).rows_loaded
 
     @flow(name="json-logs-test")
     def json_logs_flow(folder: str, dest: str) -> int:

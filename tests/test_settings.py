@@ -376,7 +376,7 @@ def test_without_prefect_the_flow_commands_say_what_is_missing(src, tmp_path):
 
 def test_load_workers_import_neither_pydantic_nor_prefect():
     """A load worker imports the engine only; pydantic would cost each ~0.3 s and ~9 MB (docs/BENCHMARKS.md)."""
-    script = ("import sys, data_processor.run, data_processor.plan, data_processor.load\n"
+    script = ("import sys, data_processor, data_processor.jobs, data_processor.fanout\n"
               "print(sorted(m for m in ('pydantic', 'prefect', 'alembic') if m in sys.modules))\n"
               "import data_processor.settings\n"
               "print('prefect' in sys.modules)\n")

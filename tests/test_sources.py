@@ -262,7 +262,7 @@ def test_local_folder_keeps_plain_files(tmp_path):
 @pytest.mark.parametrize("db", ["sqlite", "postgres"], indirect=True)
 def test_the_current_release_zip_loads_by_header_name(db, tmp_path):
     """Per-year members whose column order moves between years land in the right columns."""
-    from data_processor.sample_current import generate_current_dump
+    from samples.epc_current import generate_current_dump
 
     dump = generate_current_dump(tmp_path / "release", 1.0, seed=4, archive=True)
     summary = db.load(dump.archive, "certificates-*.csv", null_values=("NO DATA!",))

@@ -1,18 +1,7 @@
-"""One module per database, all with the same small surface; the only place that knows dialects apart.
+"""One module per database, each satisfying the :class:`Writer` Protocol; the only place that knows dialects apart.
 
-Each writer module provides:
-
-- ``CAPABILITIES``: a :class:`Capabilities` (type names, identifier limit, how many files may load at once);
-- ``configure_engine(engine)``: driver settings the bulk path needs;
-- ``bulk_write(conn, table, columns, batch) -> int``: the database's bulk path inside the caller's transaction;
-  it raises :class:`RowsRefused` when the database refuses the data (then the caller bisects the batch);
-- ``table_lock(engine, table, timeout)``: a context manager that keeps two runs off one table (see below);
-- ``DRIVER_ERRORS`` and ``translate_error(exc) -> DatabaseError``: which exceptions the driver raises (wrapped by
-  SQLAlchemy or raw from a cursor) and what each means to us: transient (retry), full, or terminal;
-- ``ledger_lock(engine)``: a connection holding a database-wide lock, so concurrent first runs create the ledger
-  tables one after the other (``pg_advisory_xact_lock`` / ``GET_LOCK`` / ``BEGIN IMMEDIATE``);
-- optionally ``copy_file(conn, table, file, file_id, stream) -> int``: the file's own bytes straight to the database, for
-  files the planning scan found clean (no per-row work in Python at all).
+What a database can do is data (:class:`Capabilities`), never a probe of the module: the code outside ``writers/``
+asks ``writer.CAPABILITIES.copy_file``, not ``hasattr``, and never compares dialect names.
 
 **Why a table lock is not enough on its own.** PostgreSQL's advisory lock and MariaDB's ``GET_LOCK`` belong to
 a session: when the server restarts (or the lock's connection drops) the lock is gone, silently, and a second run
@@ -29,15 +18,19 @@ same holds on every database, SQLite included (its lock file survives restarts a
 from __future__ import annotations
 
 import io
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from types import ModuleType
+from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 
-from ..errors import ConfigError
-from ..types import ColumnPlan, LogicalType
+from ..errors import ConfigError, DatabaseError
+from ..types import ColumnPlan, FilePlan, LogicalType
+
+if TYPE_CHECKING:
+    from alembic.operations import Operations
 
 
 class RowsRefused(Exception):
@@ -59,11 +52,68 @@ class Capabilities:
     """Columns a table may have (PostgreSQL 1,600; InnoDB 1,017; SQLite 2,000 by default)."""
     file_id_default: str | None = None
     """SQL default of ``_file_id`` that lets the database stamp rows itself (the raw-file fast path needs it)."""
+    copy_file: bool = False
+    """Whether :meth:`Writer.copy_file` can send a file's own bytes (PostgreSQL's ``COPY``); else batches only."""
 
     def sql_type(self, column: ColumnPlan) -> sa.types.TypeEngine:
         if column.type == "decimal" and column.precision:
             return sa.Numeric(column.precision, column.scale or 0)
         return self.type_names[column.type]
+
+
+ROW_ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+"""A surrogate key's type: BIGINT, but INTEGER on SQLite, whose autoincrement works only on ``INTEGER PRIMARY KEY``."""
+
+
+@runtime_checkable
+class Writer(Protocol):
+    """What every writer module provides (a module satisfies a Protocol with its functions; tests check each)."""
+
+    CAPABILITIES: Capabilities
+    """Type names, identifier and column limits, how many files may load at once, whether ``copy_file`` works."""
+    DRIVER_ERRORS: tuple[type[BaseException], ...]
+    """What the driver raises, wrapped by SQLAlchemy or raw from a cursor; ``translate_error`` reads them."""
+
+    def engine_options(self) -> dict:
+        """Keyword arguments for ``sa.create_engine`` (driver options, isolation level)."""
+
+    def configure_engine(self, engine: sa.Engine) -> None:
+        """Driver settings the bulk path needs, set on every new connection."""
+
+    def bulk_write(self, conn: sa.Connection, table: sa.Table, columns: list[str], batch: pa.RecordBatch) -> int:
+        """The database's bulk path for one batch inside the caller's transaction; rows written. Raises
+        :class:`RowsRefused` when the database refuses the data (the caller then bisects the batch)."""
+
+    def copy_file(self, conn: sa.Connection, table: sa.Table, file: FilePlan, file_id: int, stream: BinaryIO) -> int:
+        """The file's own bytes straight to the database, for files the planning scan found clean (no per-row work
+        in Python); rows copied. Only called when ``CAPABILITIES.copy_file`` is true."""
+
+    def translate_error(self, exc: BaseException) -> DatabaseError:
+        """What a driver error means to us: transient (retry), full, or terminal."""
+
+    def ledger_lock(self, engine: sa.Engine) -> AbstractContextManager[sa.Connection]:
+        """A connection holding a database-wide lock, so concurrent first runs create the ledger tables one after
+        the other (``pg_advisory_xact_lock`` / ``GET_LOCK`` / ``BEGIN IMMEDIATE``)."""
+
+    def table_lock(self, engine: sa.Engine, table: str, timeout: float) -> AbstractContextManager[None]:
+        """Keeps two runs off one table for the whole run (see the package docstring for why it is not enough)."""
+
+    def widen_column(self, operations: Operations, table: str, column: str,
+                     before: sa.types.TypeEngine, after: sa.types.TypeEngine) -> bool:
+        """Change an existing column's type to the wider ``after``; False when the database cannot (SQLite)."""
+
+    def database_file(self, url: sa.URL) -> str | None:
+        """The local file the database lives in (SQLite), or None for a server."""
+
+
+def no_copy_file(conn: sa.Connection, table: sa.Table, file: FilePlan, file_id: int, stream: BinaryIO) -> int:
+    """``copy_file`` of a writer whose ``CAPABILITIES.copy_file`` is false: never called, loudly wrong if it is."""
+    raise NotImplementedError(f"{conn.dialect.name} loads in batches only (CAPABILITIES.copy_file is false)")
+
+
+def no_database_file(url: sa.URL) -> str | None:
+    """``database_file`` of a database served over a connection: there is no local file."""
+    return None
 
 
 def driver_error(exc: BaseException) -> BaseException:
@@ -95,7 +145,7 @@ def quoted_columns(conn: sa.Connection, columns: list[str]) -> str:
     return ", ".join(preparer.quote(c) for c in columns)
 
 
-def writer_for(dialect_name: str) -> ModuleType:
+def writer_for(dialect_name: str) -> Writer:
     """The writer module for an SQLAlchemy dialect name."""
     from . import mysql, postgres, sqlite
 

@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pymysql
@@ -24,7 +25,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql as mysql_types
 
 from ..errors import DatabaseError, DatabaseFull, TableLocked, TerminalDatabaseError, TransientDatabaseError
-from . import Capabilities, RowsRefused, connection_invalidated, csv_bytes, driver_error, first_line, quoted_columns
+from . import (
+    Capabilities, RowsRefused, connection_invalidated, csv_bytes, driver_error, first_line, no_copy_file,
+    no_database_file, quoted_columns,
+)
+
+if TYPE_CHECKING:
+    from alembic.operations import Operations
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +92,17 @@ def bulk_write(conn: sa.Connection, table: sa.Table, columns: list[str], batch: 
         return loaded
     finally:
         os.unlink(path)
+
+
+copy_file = no_copy_file
+database_file = no_database_file
+
+
+def widen_column(operations: Operations, table: str, column: str,
+                 before: sa.types.TypeEngine, after: sa.types.TypeEngine) -> bool:
+    """``ALTER TABLE … MODIFY``; strict mode makes a value that does not convert an error, never a silent zero."""
+    operations.alter_column(table, column, type_=after, existing_type=before, existing_nullable=True)
+    return True
 
 
 def translate_error(exc: BaseException) -> DatabaseError:

@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import psycopg2
 import pyarrow as pa
@@ -23,7 +23,13 @@ import sqlalchemy as sa
 from ..errors import DatabaseError, DatabaseFull, TableLocked, TerminalDatabaseError, TransientDatabaseError
 from ..testing import paused_reader
 from ..types import FilePlan
-from . import Capabilities, RowsRefused, connection_invalidated, csv_bytes, driver_error, first_line, quoted_columns
+from . import (
+    Capabilities, RowsRefused, connection_invalidated, csv_bytes, driver_error, first_line, no_database_file,
+    quoted_columns,
+)
+
+if TYPE_CHECKING:
+    from alembic.operations import Operations
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +40,7 @@ CAPABILITIES = Capabilities(
     name="postgresql",
     max_identifier_bytes=63,
     file_id_default=f"current_setting('{FILE_ID_SETTING}')::bigint",
+    copy_file=True,
     type_names={
         "integer": sa.Integer(),
         "bigint": sa.BigInteger(),
@@ -106,6 +113,19 @@ def copy_file(conn: sa.Connection, table: sa.Table, file: FilePlan, file_id: int
     except (psycopg2.DataError, psycopg2.IntegrityError) as exc:
         raise RowsRefused(str(exc).strip().splitlines()[0]) from exc
     return cursor.rowcount
+
+
+def widen_column(operations: Operations, table: str, column: str,
+                 before: sa.types.TypeEngine, after: sa.types.TypeEngine) -> bool:
+    """``ALTER COLUMN … TYPE … USING column::type``: the explicit cast PostgreSQL wants where it has no implicit one."""
+    dialect = operations.migration_context.dialect
+    using = f"{dialect.identifier_preparer.quote(column)}::{after.compile(dialect=dialect)}"
+    operations.alter_column(table, column, type_=after, existing_type=before, existing_nullable=True,
+                            postgresql_using=using)
+    return True
+
+
+database_file = no_database_file
 
 
 def _literal(text: str) -> str:

@@ -17,6 +17,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -24,7 +25,10 @@ import sqlalchemy as sa
 from ..errors import (
     ConfigError, DatabaseError, DatabaseFull, TableLocked, TerminalDatabaseError, TransientDatabaseError,
 )
-from . import Capabilities, RowsRefused, driver_error, first_line, quoted_columns
+from . import Capabilities, RowsRefused, driver_error, first_line, no_copy_file, quoted_columns
+
+if TYPE_CHECKING:
+    from alembic.operations import Operations
 
 DRIVER_ERRORS = (sa.exc.DBAPIError, sqlite3.Error)
 
@@ -75,6 +79,20 @@ def bulk_write(conn: sa.Connection, table: sa.Table, columns: list[str], batch: 
     return cursor.rowcount
 
 
+copy_file = no_copy_file
+
+
+def widen_column(operations: Operations, table: str, column: str,
+                 before: sa.types.TypeEngine, after: sa.types.TypeEngine) -> bool:
+    """SQLite cannot change a column's type; being dynamically typed, it stores the wider values as they are."""
+    return False
+
+
+def database_file(url: sa.URL) -> str | None:
+    """The database's file; None for an in-memory database."""
+    return None if url.database in (None, "", ":memory:") else url.database
+
+
 def translate_error(exc: BaseException) -> DatabaseError:
     orig = driver_error(exc)
     reason, code = first_line(orig), getattr(orig, "sqlite_errorname", "") or ""
@@ -100,8 +118,8 @@ def lock_path(database: str, table: str) -> str:
 @contextmanager
 def table_lock(engine: sa.Engine, table: str, timeout: float) -> Iterator[None]:
     """An exclusive ``flock`` on :func:`lock_path` beside the database file."""
-    database = engine.url.database
-    if not database or database == ":memory:":
+    database = database_file(engine.url)
+    if database is None:
         yield
         return
     path = lock_path(database, table)

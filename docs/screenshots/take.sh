@@ -75,7 +75,7 @@ done
 echo "server up after $(( $(date +%s) - START )) s"
 
 # 2. Sample data and the real parent flow against that server.
-"$VENV/bin/python" -m data_processor.sample_data --mb 10 "$TMP/epc"
+"$VENV/bin/python" -m samples --mb 10 "$TMP/epc"
 echo "running the flow"
 set +e
 ( cd "$REPO" && PREFECT_API_URL="$API" "$VENV/bin/data-processor" flow \

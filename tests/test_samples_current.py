@@ -10,8 +10,8 @@ import zipfile
 
 import pytest
 
-from data_processor import sample_data
-from data_processor.sample_current import ARCHIVE_NAME, generate_current_dump
+from samples.cli import main
+from samples.epc_current import ARCHIVE_NAME, generate_current_dump
 
 NUMBER = re.compile(r"^\d{4}-\d{4}-\d{4}-\d{4}-\d{4}$")
 
@@ -83,7 +83,7 @@ def test_same_seed_same_bytes(dump, tmp_path):
 
 
 def test_command_line(tmp_path, capsys):
-    assert sample_data.main([str(tmp_path / "cli"), "--layout", "current", "--zip", "--mb", "0.5"]) == 0
+    assert main([str(tmp_path / "cli"), "--layout", "current", "--zip", "--mb", "0.5"]) == 0
     out = capsys.readouterr().out
     assert "years" in out and ARCHIVE_NAME in out
     with zipfile.ZipFile(tmp_path / "cli" / ARCHIVE_NAME) as archive:
@@ -91,4 +91,4 @@ def test_command_line(tmp_path, capsys):
         assert re.match(r"^certificates-\d{4}\.csv$", first)
         assert next(csv.reader(io.TextIOWrapper(archive.open(first), encoding="utf-8")))[0] == "certificate_number"
     with pytest.raises(SystemExit):
-        sample_data.main([str(tmp_path / "bad"), "--zip"])  # --zip is for the current layout
+        main([str(tmp_path / "bad"), "--zip"])  # --zip is for the current layout

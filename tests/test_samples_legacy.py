@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from data_processor import sample_data
-from data_processor.sample_data import (
+from samples.authorities import default_authorities
+from samples.cli import main
+from samples.columns import (
     CERTIFICATE_COLUMNS, DATE_COLUMNS, DATETIME_COLUMNS, DECIMAL_COLUMNS, INTEGER_COLUMNS, RECOMMENDATION_COLUMNS,
-    GeneratedDump, generate_epc_dump,
 )
+from samples.dump import GeneratedDump
+from samples.epc_legacy import generate_epc_dump
 
 # Written out independently of the module, in file order, from shared/EPC_SCHEMA.md.
 EPC_HEADER = """LMK_KEY ADDRESS1 ADDRESS2 ADDRESS3 POSTCODE BUILDING_REFERENCE_NUMBER CURRENT_ENERGY_RATING
@@ -66,7 +68,7 @@ def certificates(dump) -> dict[str, list[str]]:
 
 def test_layout_is_the_real_dump_s(dump):
     folders = sorted(p.name for p in dump.root.iterdir())
-    assert len(folders) == sample_data.default_authorities(TARGET_MB) == 3
+    assert len(folders) == default_authorities(TARGET_MB) == 3
     assert all(FOLDER.match(name) for name in folders), folders
     assert "domestic-E06000001-Hartlepool" in folders
     assert any(name.startswith("domestic-W06") for name in folders)
@@ -181,10 +183,10 @@ def test_recommendations_belong_to_certificates(dump, certificates):
 
 
 def test_command_line(tmp_path, capsys):
-    assert sample_data.main([str(tmp_path / "cli"), "--mb", "0.3", "--seed", "2", "--authorities", "2"]) == 0
+    assert main([str(tmp_path / "cli"), "--mb", "0.3", "--seed", "2", "--authorities", "2"]) == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "2 folders" in out and "certificates" in out
     assert sorted(p.name for p in (tmp_path / "cli").iterdir()) == [
         "domestic-E06000001-Hartlepool", "domestic-_unknown_local_authority--Unknown-Local-Authority-"]
     with pytest.raises(SystemExit):
-        sample_data.main([str(tmp_path / "bad"), "--authorities", "0"])
+        main([str(tmp_path / "bad"), "--authorities", "0"])

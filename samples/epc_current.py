@@ -1,6 +1,6 @@
 """Generate the EPC dump as the current service publishes it (``shared/EPC_SCHEMA.md``, "The current service").
 
-The values are ``sample_data``'s (same pools, same messiness); the layout is the new one:
+The values are the legacy layout's (same pools, same messiness); the layout is the new one:
 
 * one file per lodgement year, ``certificates-YYYY.csv`` and ``recommendations-YYYY.csv``, at the top level;
 * lower-case headers; ``certificate_number`` (``0151-3058-8202-6036-8204``) instead of ``lmk_key``, in both files;
@@ -11,7 +11,7 @@ The values are ``sample_data``'s (same pools, same messiness); the layout is the
 
 Deterministic: the same arguments write the same bytes (the zip too: member times are fixed).
 
-    python -m data_processor.sample_data DEST --layout current --zip --mb 200
+    python -m samples DEST --layout current --zip --mb 200
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .sample_data import (
-    CERTIFICATE_COLUMNS, CHUNK_ROWS, RECOMMENDATION_COLUMNS, Authority, GeneratedDump, Pool,
-    _Decimals, _postcodes, _recommendation_chunk, _where, certificate_values, start_dump,
-)
+from .authorities import Authority, postcode_pool
+from .certificates import Decimals, certificate_values
+from .columns import CERTIFICATE_COLUMNS, RECOMMENDATION_COLUMNS
+from .draw import Pool, where
+from .dump import CHUNK_ROWS, GeneratedDump, start_dump
+from .recommendations import recommendation_lines
 
 ARCHIVE_NAME = "domestic-csv.zip"
 DROPPED = ("LMK_KEY", "BUILDING_REFERENCE_NUMBER", "COUNTY")
@@ -69,7 +71,7 @@ def certificate_numbers(rng: np.random.Generator, first_number: int, n: int) -> 
 
 
 def _current_values(rng: np.random.Generator, n: int, first_number: int, authority: Authority | None,
-                    postcodes: np.ndarray, dec: _Decimals) -> dict[str, np.ndarray]:
+                    postcodes: np.ndarray, dec: Decimals) -> dict[str, np.ndarray]:
     legacy = certificate_values(rng, n, first_number, authority, postcodes, dec)
     c = {name.lower(): values for name, values in legacy.items() if name not in DROPPED}
     c["certificate_number"] = certificate_numbers(rng, first_number, n)
@@ -78,7 +80,7 @@ def _current_values(rng: np.random.Generator, n: int, first_number: int, authori
     country = "" if authority is None else "Wales" if authority.welsh else "England"
     c["region"] = np.full(n, region, dtype=object)
     c["country"] = np.full(n, country, dtype=object)
-    c["low_energy_fixed_lighting_outlets_count"] = _where(rng.random(n) < 0.9, c["low_energy_fixed_light_count"], "")
+    c["low_energy_fixed_lighting_outlets_count"] = where(rng.random(n) < 0.9, c["low_energy_fixed_light_count"], "")
     return c
 
 
@@ -103,7 +105,7 @@ def generate_current_dump(dest: Path, target_mb: float = 5.0, *, authorities: in
 
         for index, authority in enumerate(chosen):
             rng = np.random.default_rng([seed, 2, index])
-            postcodes = _postcodes(rng, authority)
+            postcodes = postcode_pool(rng, authority)
             written = rows = 0
             while rows == 0 or written < budget_per_authority:
                 n = max(1, min(CHUNK_ROWS, math.ceil((budget_per_authority - written) / bytes_per_certificate)))
@@ -114,7 +116,7 @@ def generate_current_dump(dest: Path, target_mb: float = 5.0, *, authorities: in
                     picked = np.flatnonzero(years == year)
                     columns = [c[name][picked].tolist() for name in column_order(year)]
                     lines = list(map(",".join, zip(*columns)))
-                    rec_lines = _recommendation_chunk(rng, c["certificate_number"][picked])
+                    rec_lines = recommendation_lines(rng, c["certificate_number"][picked])
                     cert, rec = out(year)
                     chunk_bytes += cert.write(("\n".join(lines) + "\n").encode())
                     if rec_lines:

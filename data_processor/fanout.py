@@ -1,0 +1,125 @@
+"""Where the per-file work runs: a fan-out scans and loads a list of files and yields each outcome as it ends.
+
+The engine (``engine.py``) decides what to do; a fan-out only decides where. Here: :class:`InProcess` (one file
+after another) and :class:`LocalProcesses` (a pool of worker processes). The Prefect shell adds its own (task
+threads, one Kubernetes pod per file) in ``flows/fanout.py``; each honours the same two calls.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import multiprocessing
+import sys
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from typing import Protocol
+
+import pyarrow as pa
+
+from .errors import WorkerDied
+from .jobs import ScanJob, ScanOutcome, engine_for, load_reported, scan_one
+from .types import FilePlan, LoadPlan, LoadResult
+
+PARALLEL_MIN_BYTES = 32 << 20
+"""Below this much input, worker processes cost more to start (about a second each) than they save."""
+
+
+class FanOut(Protocol):
+    """Runs per-file jobs somewhere; outcomes are yielded as they finish, in any order."""
+
+    def scan(self, jobs: list[ScanJob]) -> Iterator[ScanOutcome]:
+        """Scan each file: its statistics, or a failed result naming it."""
+        ...
+
+    def load(self, plan: LoadPlan, files: list[FilePlan], dest: str, run_id: str) -> Iterator[LoadResult]:
+        """Load each of ``files`` (all in ``plan``) into ``dest``; a file that fails is a failed result."""
+        ...
+
+
+class InProcess:
+    """One file after another in this process: the least memory, no start-up cost."""
+
+    def scan(self, jobs: list[ScanJob]) -> Iterator[ScanOutcome]:
+        return (scan_one(job) for job in jobs)
+
+    def load(self, plan: LoadPlan, files: list[FilePlan], dest: str, run_id: str) -> Iterator[LoadResult]:
+        return (load_reported(dest, plan, file, run_id) for file in files)
+
+
+class LocalProcesses:
+    """A pool of ``workers`` processes for the whole run, started when entered so their imports (~0.6 s) overlap
+    the lock, ledger and DDL work; with one worker or little data, plain :class:`InProcess` work instead.
+
+    Processes are started with ``spawn``: pyarrow's thread pools do not survive ``fork``.
+    """
+
+    def __init__(self, workers: int, total_bytes: int, files: int) -> None:
+        self.size = min(workers, files) if workers > 1 and files > 1 and total_bytes >= PARALLEL_MIN_BYTES else 1
+        self._pool: Executor | None = None
+
+    def __enter__(self) -> LocalProcesses:
+        if self.size > 1:
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(self.size, mp_context=context, initializer=slim_process)
+            for _ in range(self.size):
+                self._pool.submit(int)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+            _stop_resource_tracker()
+
+    def scan(self, jobs: list[ScanJob]) -> Iterator[ScanOutcome]:
+        return self._map(scan_one, [(job.source.key, (job,)) for job in jobs], parallel=True)
+
+    def load(self, plan: LoadPlan, files: list[FilePlan], dest: str, run_id: str) -> Iterator[LoadResult]:
+        _, writer = engine_for(dest)
+        parallel = (writer.CAPABILITIES.parallel_writers or self.size) > 1  # SQLite: one writer at a time
+        jobs = [(f.source.key, (dest, plan, f, run_id)) for f in files]
+        return self._map(load_reported, jobs, parallel)
+
+    def _map(self, function, jobs: list[tuple[str, tuple]], parallel: bool) -> Iterator:  # noqa: ANN001
+        if self._pool is None or not parallel or len(jobs) <= 1:
+            for _key, args in jobs:
+                yield function(*args)
+            return
+        futures = {self._pool.submit(function, *args): key for key, args in jobs}
+        for future in as_completed(futures):
+            try:
+                yield future.result()
+            except BrokenProcessPool:
+                raise WorkerDied(futures[future]) from None
+
+
+class _NoPandas(importlib.abc.MetaPathFinder):
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r} (hidden in load workers)", name=name)
+
+
+def slim_process() -> None:
+    """Set up a process that loads files (the CLI and every worker) to use less memory; measured per worker:
+
+    * Arrow's jemalloc pool instead of its default mimalloc: jemalloc gives freed memory back, mimalloc kept
+      about 35 MB more at the same speed;
+    * pandas hidden, as in the production image, which does not install it: pyarrow imports it (about 40 MB
+      and 0.3 s) at its first conversion of a Python value, only to check for pandas types, and the engine
+      never holds pandas objects.
+    """
+    if "jemalloc" in pa.supported_memory_backends():
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+    if not any(isinstance(finder, _NoPandas) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _NoPandas())
+
+
+def _stop_resource_tracker() -> None:
+    """End the helper process ``spawn`` starts beside the pool, and reap it, so that when the command returns no
+    process of its group is left (a scheduler that watches the group, or ``timeout``, would wait on or kill it)."""
+    from multiprocessing import resource_tracker
+
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)  # noqa: SLF001 - no public way to do this
+    if stop is not None:
+        stop()

@@ -1,0 +1,150 @@
+"""One file's work, the same wherever it runs: in this process, a worker process, a Prefect task or a pod.
+
+``scan_one`` learns what a file holds (for the plan); ``load_one`` loads one planned file, retrying transient
+database errors. Both report an expected failure of the file as a failed :class:`LoadResult`, never by raising,
+so a fan-out can carry it back as data. A pod's outcome travels through the database, not through Prefect: the ledger
+(``recorded_result``) for a load, ``hand_off``/``handed_off`` for a scan or a load to do again wider.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from functools import cache, lru_cache
+
+import sqlalchemy as sa
+
+from . import ledger
+from .db import make_engine
+from .errors import DatabaseDown, DataProcessorError, TransientDatabaseError
+from .ledger import Entry
+from .load import load_file
+from .plan import FileScan, scan_file
+from .retry import outage, retry_delays
+from .types import FilePlan, LoadPlan, LoadResult, SourceFile
+from .writers import Writer
+
+log = logging.getLogger(__name__)
+
+ScanOutcome = FileScan | LoadResult
+"""What scanning a file gives: its statistics, or the failed result of a file that cannot be read."""
+
+
+@lru_cache(maxsize=4)
+def engine_for(url: str) -> tuple[sa.Engine, Writer]:
+    """``(engine, writer)`` for a URL, one per process (a pool of connections shared by the process's files)."""
+    return make_engine(url)
+
+
+@dataclass(frozen=True)
+class ScanJob:
+    """What a scan of one file needs: plain data, so it can travel to another process or a pod as JSON."""
+
+    table: str
+    source: SourceFile
+    null_values: tuple[str, ...] = ()
+    entry: Entry | None = None
+    """The ledger's row for the file, if it has one (an unchanged file then needs no full scan)."""
+
+
+def scan_one(job: ScanJob) -> ScanOutcome:
+    """Scan ``job.source``; a file that cannot be read comes back as a failed result naming it."""
+    return as_result(job.source.key, scan_file, job.source, job.null_values, job.entry)
+
+
+def load_reported(dest: str, plan: LoadPlan, file: FilePlan, run_id: str = "") -> LoadResult:
+    """:func:`load_one`, with a database that stayed unreachable through every retry reported as the file's
+    failure (the other files still get their turn)."""
+    return as_result(file.source.key, load_one, dest, plan, file, run_id)
+
+
+def load_one(dest: str, plan: LoadPlan, file: FilePlan, run_id: str = "",
+             pauses: tuple[float, ...] | None = None) -> LoadResult:
+    """Load one planned file, retrying transient database errors after each of ``pauses`` (default: the retry
+    policy, :func:`retry_delays`; each attempt is atomic, so a retry never duplicates rows). After the last,
+    :class:`TransientDatabaseError` propagates; once the database has failed for longer than the whole policy,
+    :class:`DatabaseDown` does, at the first failure, with no more waiting."""
+    engine, writer = engine_for(dest)
+    pauses = retry_delays() if pauses is None else pauses
+    for attempt, pause in enumerate((*pauses, None), start=1):
+        try:
+            result = load_file(engine, writer, plan, file, run_id)
+        except TransientDatabaseError as exc:
+            engine.dispose()  # the pool's connections may all be dead (a database restart)
+            outage.failed()
+            if pause is None or outage.is_down():
+                log.warning("%s: %s (after %d attempts)", file.source.key, exc, attempt,
+                            extra={"file": file.source.key, "status": "failed", "error": str(exc)})
+                if outage.is_down():
+                    raise DatabaseDown(exc.reason, exc.database) from None
+                raise
+            time.sleep(pause)
+        else:
+            outage.succeeded()
+            return result
+    raise AssertionError("unreachable")
+
+
+def as_result(key: str, function, *args):  # noqa: ANN001, ANN201 - returns what function returns
+    """``function(*args)``; an expected error comes back as a failed result naming the file, not an exception."""
+    try:
+        return function(*args)
+    except DataProcessorError as exc:
+        error = str(exc)
+        return LoadResult(key, "failed", error=error if error.startswith(key) else f"{key}: {error}")
+
+
+def recorded_result(dest: str, plan: LoadPlan, file: FilePlan, run_id: str) -> LoadResult | None:
+    """How the ledger says ``file`` ended: loaded with exactly the planned content, or failed in run ``run_id``;
+    None if the ledger does not know (the load never reached the database)."""
+    engine, _ = engine_for(dest)
+    row = ledger.recorded(engine, plan.table, file.source.key)
+    if row is None:
+        return None
+    if row.status == "loaded" and row.sha256 == file.sha256:
+        return LoadResult(file.source.key, "loaded", rows_read=row.rows_read or 0, rows_loaded=row.rows_loaded or 0,
+                          rows_rejected=row.rows_rejected or 0, bytes=row.size or 0, seconds=row.seconds or 0.0)
+    if row.status == "failed" and row.error and row.run_id == run_id:
+        return LoadResult(file.source.key, "failed", bytes=file.source.size, error=row.error)
+    return None
+
+
+@cache
+def _adapter(kind: type):  # noqa: ANN202 - a pydantic TypeAdapter
+    from pydantic import TypeAdapter  # only the shells serialise; load workers start faster without pydantic
+
+    return TypeAdapter(kind)
+
+
+def scan_job_to_json(job: ScanJob) -> dict:
+    return _adapter(ScanJob).dump_python(job, mode="json")
+
+
+def scan_job_from_json(data: dict) -> ScanJob:
+    return _adapter(ScanJob).validate_python(data)
+
+
+def hand_off(dest: str, table: str, run_id: str, outcome: ScanOutcome) -> None:
+    """Record a job's outcome (a scan, or a failed or misfit load) for the run that started it elsewhere."""
+    engine, _ = engine_for(dest)
+    kind = "scan" if isinstance(outcome, FileScan) else "result"
+    text = _adapter(type(outcome)).dump_json(outcome).decode()
+    key = outcome.plan.source.key if isinstance(outcome, FileScan) else outcome.key
+    ledger.hand_off(engine, table, run_id, key, kind, text)
+
+
+def handed_off(dest: str, table: str, run_id: str, key: str) -> ScanOutcome | None:
+    """What the job for ``key`` handed back to run ``run_id``, or None if nothing (it crashed first)."""
+    engine, _ = engine_for(dest)
+    found = ledger.handed_off(engine, table, run_id, key)
+    if found is None:
+        return None
+    kind, text = found
+    return _adapter(FileScan if kind == "scan" else LoadResult).validate_json(text)
+
+
+def forget_handoffs(dest: str, table: str, run_id: str) -> None:
+    """The run has read what its jobs handed back."""
+    engine, _ = engine_for(dest)
+    ledger.forget_handoffs(engine, table, run_id)

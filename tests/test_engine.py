@@ -1,0 +1,80 @@
+"""The staged engine API: plan (reads only) → apply (DDL once) → load (through any fan-out), against real databases."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from conftest import write
+from data_processor import InProcess, Settings, apply, load, locked, plan, run
+from data_processor.engine import widened
+from data_processor.types import ColumnPlan, LoadPlan, LoadResult
+
+
+def settings(db, src, **kwargs) -> Settings:
+    return Settings(src=str(src), glob="*.csv", dest=db.url, table=db.table, run_id="r1", **kwargs)
+
+
+class CountingFanOut(InProcess):
+    """In this process, counting what it was asked to do: the engine's work must go through the fan-out."""
+
+    def __init__(self) -> None:
+        self.scanned: list[str] = []
+        self.loaded: list[str] = []
+
+    def scan(self, jobs):
+        self.scanned += [job.source.key for job in jobs]
+        return super().scan(jobs)
+
+    def load(self, plan, files, dest, run_id):
+        self.loaded += [f.source.key for f in files]
+        return super().load(plan, files, dest, run_id)
+
+
+def test_plan_writes_nothing(db, src):
+    write(src / "a.csv", "id,code\n1,007\n2,010\n")
+    the_plan = plan(settings(db, src))
+    assert [(c.name, c.type) for c in the_plan.load_plan.columns] == [("id", "integer"), ("code", "text")]
+    assert [f.state for f in the_plan.pending] == ["new"]
+    names = sa.inspect(db.engine).get_table_names()
+    assert db.table not in names and f"{db.table}_rejects" not in names
+
+
+def test_the_stages_load_through_the_fan_out_they_are_given(db, src):
+    write(src / "a.csv", "id,v\n1,x\n2,y\n")
+    write(src / "b.csv", "id,v\n3,z\n")
+    fan_out = CountingFanOut()
+    with locked(settings(db, src)):
+        the_plan = plan(settings(db, src), fan_out)
+        assert apply(the_plan) == [f"created table {db.table} with 2 columns"]
+        summary = load(the_plan, fan_out)
+    assert sorted(fan_out.scanned) == sorted(fan_out.loaded) == ["a.csv", "b.csv"]
+    assert (summary.count("loaded"), summary.rows_loaded, db.count()) == (2, 3, 3)
+    again = CountingFanOut()
+    the_plan = plan(settings(db, src), again)
+    assert apply(the_plan) == [] and load(the_plan, again).count("skipped") == 2
+    assert again.loaded == [] and db.count() == 3
+
+
+def test_a_file_no_longer_matched_is_noted_by_plan_and_pruned_by_apply(db, src):
+    write(src / "a.csv", "id\n1\n")
+    write(src / "b.csv", "id\n2\n")
+    assert run(settings(db, src)).rows_loaded == 2
+    (src / "b.csv").unlink()
+    dry = plan(settings(db, src, prune=True))
+    assert [(p.key, p.reason) for p in dry.problems] == [("b.csv", "no longer matched: --prune would delete its rows")]
+    assert db.count() == 2
+    with locked(settings(db, src, prune=True)):
+        the_plan = plan(settings(db, src, prune=True))
+        apply(the_plan)
+    assert [(p.key, p.reason) for p in the_plan.problems] == [("b.csv", "no longer matched: pruned, its 1 row deleted")]
+    assert db.count() == 1
+
+
+def test_widened_merges_what_every_misfit_file_needs():
+    columns = (ColumnPlan("id", "ID", "integer"), ColumnPlan("v", "V", "integer"), ColumnPlan("d", "D", "date"))
+    load_plan = LoadPlan("t", columns, ())
+    misfits = [LoadResult("a.csv", "misfit", widen=(ColumnPlan("v", "V", "bigint"),)),
+               LoadResult("b.csv", "misfit", widen=(ColumnPlan("v", "V", "decimal", 12, 2),
+                                                    ColumnPlan("d", "D", "timestamp")))]
+    wider = widened(load_plan, misfits)
+    assert [c.describe() for c in wider.columns] == ["integer", "decimal(21,2)", "timestamp"]  # bigint holds 19 digits
