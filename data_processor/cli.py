@@ -2,67 +2,127 @@
 
 Expected errors print one line (file, line, reason) and exit 2 (usage, configuration, database) or 1 (a file
 failed); tracebacks are for bugs only. ``--log-format json`` makes every line on stdout and stderr one JSON object
-(see ``output.py``).
+(see ``output.py``). The options of ``load`` and ``plan`` are generated from ``settings.Settings``; other packages
+add commands through the ``data_processor.commands`` entry points (the Prefect shell adds ``flow``).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 import click
+from pydantic import SecretStr
 
 from . import ledger, logs, output
-from .db import DEFAULT_DEST, check_connection, make_engine, masked, parse_url
+from .db import check_connection, make_engine, masked, parse_url
 from .errors import ConfigError, DataProcessorError
 from .fetch.cli import fetch_group
 from . import engine
 from .fanout import slim_process
-from .settings import Settings
+from .settings import Destination, Settings, env_name, option_name, text_list
 from .writers import writer_for
 
+PLUGINS = "data_processor.commands"
+"""Entry point group of commands other packages add (the Prefect shell's ``flow`` and ``setup-alerts``)."""
+
+_CLICK_TYPES = {"schema_file": click.Path(dir_okay=False, exists=True)}
+"""What a field's type alone does not say: the schema file must exist before anything starts."""
 
 
-def source_options(function: Callable) -> Callable:
-    """The options shared by ``load`` and ``plan``; each falls back to the original script's environment variable."""
-    options = [
-        click.option("--src", envvar="SRC_DATA_FOLDER", default=".", show_default=True, show_envvar=True,
-                     help="Where the files are: a folder, s3://bucket/prefix (or gs://, az://), https://…/file, "
-                     "or a zip archive, local or remote, read as if it were the folder (members never extracted)."),
-        click.option("--glob", "pattern", envvar="SRC_FILE_NAME", default="**/*.csv", show_default=True,
-                     show_envvar=True, help="Which files, relative to --src (the prefix, or inside the zip). ** spans folders; "
-                     "{a,b} alternatives; .csv.gz files are decompressed."),
-        click.option("--dest", envvar="DEST_SQL", default=DEFAULT_DEST, show_default=True, show_envvar=True,
-                     help="SQLAlchemy URL: postgresql://user@host/db, mysql://user@host/db or sqlite:///file.db."),
-        click.option("--table", envvar="DEST_TABLE", show_envvar=True, help="Target table (created if missing)."),
-        click.option("--workers", type=click.IntRange(min=0), default=0,
-                     help="Files loaded at once; 0 = one per CPU. SQLite always loads one at a time."),
-        click.option("--schema", "schema_file", type=click.Path(dir_okay=False, exists=True),
-                     help="YAML/JSON file 'columns: {HEADER: type}' overriding inferred types "
-                     "(integer, bigint, decimal(p,s), double, date, timestamp, text)."),
-        click.option("--max-bad-rows", type=click.IntRange(min=0), default=1000, show_default=True,
-                     help="A file with more bad rows than this fails whole; nothing of it is loaded."),
-        click.option("--null-values", "null_values", multiple=True, metavar="TEXT",
-                     help="A value that means NULL (repeatable), e.g. --null-values 'NO DATA!'. "
-                     "By default only an empty field is NULL: None, N/A and NA are data."),
-        click.option("--prune", is_flag=True,
-                     help="Delete the rows of files loaded earlier that the glob no longer matches (deleted, "
-                     "moved, merged into another authority's file). Without it they stay, with a note."),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
+class _TextList(click.ParamType):
+    """A repeatable option whose environment variable holds one value or a JSON list, as ``Settings`` reads it."""
+
+    name = "text"
+
+    def split_envvar_value(self, rv: str) -> list[str]:
+        try:
+            return list(text_list(rv))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
 
 
-def _options(src, pattern, dest, table, workers, schema_file, max_bad_rows, null_values, prune,
-             **extra) -> Settings:
-    return Settings(src=src, glob=pattern, dest=dest, table=table or "", workers=workers, schema_file=schema_file,
-                       max_bad_rows=max_bad_rows, null_values=tuple(null_values), prune=prune, **extra)
+def settings_options(*fields: str) -> Callable[[Callable], Callable]:
+    """Click options generated from fields of :class:`Settings`: the flag, default, help (the field's description)
+    and environment variable all come from the field, so the command line cannot drift from the flows."""
+
+    def decorate(function: Callable) -> Callable:
+        for field in reversed(fields):
+            function = _option(field)(function)
+        return function
+
+    return decorate
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+def _option(field: str) -> Callable:
+    info = Settings.model_fields[field]
+    default = None if info.is_required() else info.get_default()
+    kwargs: dict = {"envvar": env_name(field), "show_envvar": True, "help": info.description}
+    if info.annotation is bool:
+        kwargs.update(is_flag=True)
+    elif isinstance(default, tuple):
+        kwargs.update(multiple=True, type=_TextList(), metavar="TEXT",
+                      help=f"{info.description} Repeatable; its variable holds one value or a JSON list.")
+    else:
+        kwargs.update(type=_click_type(field), show_default=default is not None,
+                      default=default.get_secret_value() if isinstance(default, SecretStr) else default)
+    return click.option(option_name(field), field, **kwargs)
+
+
+def _click_type(field: str) -> click.ParamType:
+    if field in _CLICK_TYPES:
+        return _CLICK_TYPES[field]
+    info = Settings.model_fields[field]
+    low = next((m.ge for m in info.metadata if hasattr(m, "ge")), None)
+    if info.annotation is int:
+        return click.IntRange(min=low)
+    if info.annotation is float:
+        return click.FloatRange(min=low)
+    return click.STRING
+
+
+SOURCE_FIELDS = ("src", "glob", "dest", "table", "workers", "schema_file", "max_bad_rows", "null_values", "prune")
+"""The settings ``load`` and ``plan`` (and the ``flow`` command) take as options; ``load`` adds ``lock_timeout``."""
+
+source_options = settings_options(*SOURCE_FIELDS)
+
+
+class _Commands(click.Group):
+    """The engine's commands and those of the entry point group :data:`PLUGINS`.
+
+    A plugin is imported only when its command runs or ``--help`` lists it, so one that is slow or broken costs
+    ``load`` nothing; a broken one stays listed, saying why, and running it is a one-line error.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *(entry.name for entry in entry_points(group=PLUGINS))})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands:
+            for entry in entry_points(group=PLUGINS, name=name):
+                self.add_command(_plugin_command(entry), name)
+        return self.commands.get(name)
+
+
+def _plugin_command(entry: EntryPoint) -> click.Command:
+    try:
+        command = entry.load()
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{type(command).__name__} is not a click command")
+        return command
+    except Exception as exc:  # noqa: BLE001 - whatever a third party's import raises
+        reason = f"unavailable: {entry.value} failed to load: {type(exc).__name__}: {exc}".splitlines()[0]
+
+        def unavailable() -> None:
+            raise ConfigError(f"command {entry.name!r} is {reason}")
+
+        return click.Command(entry.name, callback=unavailable, help=reason, short_help=reason,
+                             context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="data-processor")
 @click.option("--log-format", type=click.Choice(logs.LOG_FORMATS), envvar=output.FORMAT_ENV, default="text",
               show_default=True, show_envvar=True,
@@ -87,15 +147,14 @@ def main(log_format: logs.LogFormat) -> None:
 
 @main.command("load")
 @source_options
-@click.option("--lock-timeout", type=float, default=60, show_default=True,
-              help="Seconds to wait for another run on the same table to finish.")
-def load_command(lock_timeout: float, **kwargs) -> None:
+@settings_options("lock_timeout")
+def load_command(**kwargs) -> None:
     """Load new and changed files; skip unchanged ones.
 
     Exit status: 0 every file loaded (some rows may be in the rejects table), 1 a file failed,
     2 usage, configuration or database error, or no file matched.
     """
-    options = _options(**kwargs, lock_timeout=lock_timeout)
+    options = Settings(**kwargs)
     with output.current().progress() as report:
         summary = engine.run(options, report)
     output.print_summary(summary)
@@ -106,7 +165,7 @@ def load_command(lock_timeout: float, **kwargs) -> None:
 @source_options
 def plan_command(**kwargs) -> None:
     """Dry run: which files are new, changed or unchanged, and the schema a load would use. Writes nothing."""
-    options = _options(**kwargs)
+    options = Settings(**kwargs)
     with output.current().progress() as report:
         the_plan = engine.dry_run(options, report)
     output.current().plan(the_plan)
@@ -114,16 +173,16 @@ def plan_command(**kwargs) -> None:
 
 
 @main.command("status")
-@click.option("--dest", envvar="DEST_SQL", default=DEFAULT_DEST, show_default=True, show_envvar=True,
-              help="SQLAlchemy URL of the database.")
-@click.option("--table", envvar="DEST_TABLE", show_envvar=True, help="Only this table (default: every table).")
+@settings_options("dest")
+@click.option("--table", envvar=env_name("table"), show_envvar=True, help="Only this table (default: every table).")
 def status_command(dest: str, table: str | None) -> None:
     """What the ledger says: every file loaded into the table, its rows and its last error."""
-    _require_sqlite_file(dest)
-    engine, writer = make_engine(dest)
-    check_connection(engine, writer)
-    rows = ledger.status_rows(engine, table)
-    output.current().status(rows, table, masked(dest))
+    url = Destination(dest=dest).dest_url
+    _require_sqlite_file(url)
+    database, writer = make_engine(url)
+    check_connection(database, writer)
+    rows = ledger.status_rows(database, table)
+    output.current().status(rows, table, masked(url))
 
 
 def _require_sqlite_file(dest: str) -> None:
@@ -135,18 +194,7 @@ def _require_sqlite_file(dest: str) -> None:
         raise ConfigError(f"no SQLite database at {path!r}: check --dest (status never creates one)")
 
 
-def _add_flow_commands() -> None:
-    """``flow`` and ``setup-alerts`` belong to the Prefect shell (``flows/``); they appear when it is installed."""
-    if importlib.util.find_spec("prefect") is None or importlib.util.find_spec("flows") is None:
-        return
-    from flows.cli import COMMANDS
-
-    for command in COMMANDS:
-        main.add_command(command)
-
-
 main.add_command(fetch_group)
-_add_flow_commands()
 
 
 def global_options_first(args: Sequence[str]) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,9 +12,6 @@ from .errors import ConfigError, DatabaseError
 from .logs import mask
 from .writers import Writer, writer_for
 
-DEFAULT_DEST = "sqlite:///data_processor.db"
-"""Where a load goes when neither --dest nor DEST_SQL says: a SQLite file in the current folder."""
-
 _DEFAULT_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql": "postgresql+psycopg2"}
 
 _BACKEND_ALIASES = {"postgres": "postgresql"}
@@ -25,11 +21,6 @@ _KEY_VALUE_DSN = re.compile(r"^\s*[a-z_]+\s*=")
 """A libpq connection string (``host=db user=loader password=... dbname=epc``) rather than a URL."""
 
 URL_EXAMPLE = "postgresql://user:password@host:5432/db, mysql://user@host/db or sqlite:///file.db"
-
-
-def destination(url: str | None = None) -> str:
-    """``url``, else ``DEST_SQL`` (the original script's variable, a Kubernetes Secret in a pod), else the default."""
-    return url or os.environ.get("DEST_SQL") or DEFAULT_DEST
 
 
 def masked(url: str | sa.URL) -> str:

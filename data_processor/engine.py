@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from . import ddl, infer, ledger, rejects
 from .db import check_connection, database_errors
@@ -28,11 +29,13 @@ from .jobs import ScanJob, engine_for
 from .ledger import Entry
 from .load import remove_file
 from .plan import FileScan, build_plan, check_table_name, check_width, listed_unchanged, read_schema_file, scan_file
-from .settings import Settings
 from .sources import discover_source, display
 from .summary import Progress, RunSummary, quiet
 from .text import plural
 from .types import ColumnPlan, FilePlan, LoadPlan, LoadResult
+
+if TYPE_CHECKING:  # load workers import this package; pydantic would cost each ~0.3 s and ~9 MB (measured)
+    from .settings import Settings
 
 
 @dataclass
@@ -102,7 +105,7 @@ def plan(settings: Settings, fan_out: FanOut | None = None, progress: Progress =
          discovery: Discovery | None = None) -> Plan:
     """Discover the files, scan the new and changed ones through ``fan_out`` and plan one schema. Writes nothing."""
     found = discovery or discover(settings)
-    engine, writer = engine_for(settings.dest)
+    engine, writer = engine_for(settings.dest_url)
     check_table_name(settings.table, writer.CAPABILITIES)
     check_connection(engine, writer)
     with database_errors(engine):
@@ -142,7 +145,7 @@ def apply(the_plan: Plan) -> list[str]:
     """Ready the database for ``the_plan``: forget a dropped table's ledger, prune (if asked), create or widen the
     table. Returns the schema changes made (also kept in ``the_plan.changes``)."""
     settings = the_plan.settings
-    engine, writer = engine_for(settings.dest)
+    engine, writer = engine_for(settings.dest_url)
     with database_errors(engine):
         if the_plan.table_reset:
             ledger.forget(engine, settings.table)
@@ -169,7 +172,7 @@ def load(the_plan: Plan, fan_out: FanOut | None = None, progress: Progress = qui
     for result in results:
         progress("loaded", result)
     misfits = []
-    for result in fan_out.load(the_plan.load_plan, the_plan.pending, settings.dest, settings.run_id):
+    for result in fan_out.load(the_plan.load_plan, the_plan.pending, settings.dest_url, settings.run_id):
         if result.status == "misfit":
             misfits.append(result)
             continue
@@ -186,7 +189,7 @@ def _widen_and_reload(the_plan: Plan, misfits: list[LoadResult], fan_out: FanOut
                       progress: Progress) -> list[LoadResult]:
     """Widen the table once for every misfit, then load those files again."""
     settings = the_plan.settings
-    engine, writer = engine_for(settings.dest)
+    engine, writer = engine_for(settings.dest_url)
     wider = widened(the_plan.load_plan, misfits)
     with database_errors(engine):
         current = ddl.existing_columns(engine, settings.table)
@@ -194,7 +197,7 @@ def _widen_and_reload(the_plan: Plan, misfits: list[LoadResult], fan_out: FanOut
     the_plan.load_plan = wider
     again = [f for f in the_plan.pending if f.source.key in {r.key for r in misfits}]
     results = []
-    for result in fan_out.load(wider, again, settings.dest, settings.run_id):
+    for result in fan_out.load(wider, again, settings.dest_url, settings.run_id):
         if result.status == "misfit":
             result = LoadResult(result.key, "failed", bytes=result.bytes, error=f"{result.key}: its values "
                                 "outgrew the table's types again after widening (did it change during the run?)")
@@ -220,7 +223,7 @@ def locked(settings: Settings) -> Iterator[None]:
     recorded as the table's holder, so its files notice if the lock dies with its connection and another run
     takes the table (:class:`TableLockLost`); releasing a lock whose connection died is not an error.
     """
-    engine, writer = engine_for(settings.dest)
+    engine, writer = engine_for(settings.dest_url)
     check_table_name(settings.table, writer.CAPABILITIES)
     check_connection(engine, writer)
     ledger.ensure_tables(engine)
@@ -231,7 +234,7 @@ def locked(settings: Settings) -> Iterator[None]:
 
 def with_run_id(settings: Settings) -> Settings:
     """``settings`` with a fresh run id, unless it has one (a Prefect run passes its own)."""
-    return settings if settings.run_id else replace(settings, run_id=uuid.uuid4().hex[:16])
+    return settings if settings.run_id else settings.model_copy(update={"run_id": uuid.uuid4().hex[:16]})
 
 
 def parallel_writers(dest: str, wanted: int) -> int:
@@ -245,7 +248,7 @@ def run(settings: Settings, progress: Progress = quiet) -> RunSummary:
     settings = with_run_id(settings)
     found = discover(settings)
     total = sum(f.size for f in found.files)
-    engine, _ = engine_for(settings.dest)
+    engine, _ = engine_for(settings.dest_url)
     with LocalProcesses(settings.worker_count, total, len(found.files)) as fan_out, locked(settings), \
             database_errors(engine):
         the_plan = plan(settings, fan_out, progress, found)

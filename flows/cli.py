@@ -1,8 +1,10 @@
-"""CLI commands that need Prefect; ``data_processor.cli`` adds them. Prefect is imported only when one runs."""
+"""CLI commands that need Prefect, registered as ``data-processor`` commands through the ``data_processor.commands``
+entry points (pyproject.toml). Prefect is imported only when one runs."""
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import logging
 import os
 import sys
@@ -10,7 +12,11 @@ import sys
 import click
 
 from data_processor import output
-from data_processor.cli import _options, source_options
+from data_processor.cli import settings_options, source_options
+from data_processor.settings import Settings, env_name
+
+if importlib.util.find_spec("prefect") is None:
+    raise ModuleNotFoundError("the Prefect commands need Prefect: pip install 'data-processor[flows]'", name="prefect")
 
 PREFECT_DEFAULTS = {
     # Prefect's server and SDK send usage data; a data network seldom has a route out, and each failed attempt
@@ -48,6 +54,7 @@ def _console_without_the_summary() -> None:
 
 @click.command("flow")
 @source_options
+@settings_options("lock_timeout")
 @click.option("--fanout", type=click.Choice(["local", "kubernetes"]), default="local", show_default=True,
               help="local: worker threads in this process; kubernetes: one run of --child-deployment per file.")
 @click.option("--child-deployment", default="load-csv-file/k8s", show_default=True,
@@ -66,15 +73,15 @@ def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None,
 
     _console_without_the_summary()
 
-    options = _options(**kwargs)
+    options = Settings(**kwargs)
     # Prefect stores a run's parameters in its database and shows them in the UI: the URL (and its password)
     # reaches the flow through this process's environment instead, as DEST_SQL does in a pod.
-    os.environ["DEST_SQL"] = options.dest
+    os.environ[env_name("dest")] = options.dest_url
     state = load_csv_folder(
-        table=options.table, src=options.src, glob=options.glob, dest=None, workers=options.workers or 4,
+        table=options.table, src=options.src, glob=options.glob, dest=None, workers=options.workers,
         schema_file=options.schema_file, max_bad_rows=options.max_bad_rows, null_values=list(options.null_values),
         fanout=fanout, child_deployment=child_deployment, max_db_writers=max_db_writers, prune=options.prune,
-        return_state=True,
+        lock_timeout=options.lock_timeout, return_state=True,
     )
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, FilesFailed):
@@ -113,5 +120,3 @@ def setup_alerts_command(webhook_url: str, kind: str, pending_minutes: int, runn
     for line in setup_alerts(settings):
         output.current().note(line, action="setup-alerts")
 
-
-COMMANDS = [flow_command, setup_alerts_command]

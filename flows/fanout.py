@@ -116,11 +116,11 @@ def fan_out_for(fanout: str, settings: Settings, found: Discovery, child_deploym
                 pass_dest: bool) -> Iterator[FanOut]:
     """The fan-out the ``fanout`` parameter names, ready for the run (a local pool started, its imports under way)."""
     if fanout == "kubernetes":
-        yield KubernetesPods(child_deployment, settings.table, settings.dest, settings.run_id, db_limit, pass_dest)
+        yield KubernetesPods(child_deployment, settings.table, settings.dest_url, settings.run_id, db_limit, pass_dest)
         return
     total = sum(f.size for f in found.files)
     with LocalProcesses(settings.worker_count, total, len(found.files)) as processes:
-        yield PrefectThreads(parallel_writers(settings.dest, settings.worker_count), db_limit, processes)
+        yield PrefectThreads(parallel_writers(settings.dest_url, settings.worker_count), db_limit, processes)
 
 
 

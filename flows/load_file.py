@@ -13,9 +13,9 @@ from dataclasses import asdict
 
 from prefect import flow
 
-from data_processor.db import destination
 from data_processor.jobs import hand_off, scan_job_from_json, scan_one
 from data_processor.plan import FileScan
+from data_processor.settings import Destination
 from data_processor.types import LoadPlan
 from flows.tasks import DB_LIMIT, FileLoadFailed, load_file_task
 
@@ -32,7 +32,7 @@ def load_csv_file(plan: dict | None = None, run_id: str = "", dest: str | None =
         db_limit: Global concurrency limit whose slot the write takes; empty for none.
         scan: Instead of loading: the file to scan (``ScanJob``, as JSON).
     """
-    url = destination(dest)
+    url = Destination(dest=dest).dest_url
     if scan is not None:
         job = scan_job_from_json(scan)
         outcome = scan_one(job)

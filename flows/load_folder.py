@@ -25,7 +25,7 @@ from prefect.runtime import flow_run as current_run
 from prefect.settings import PREFECT_API_URL
 
 from data_processor import FanOut, Plan, Settings, apply, discover, load, locked, plan
-from data_processor.db import destination, masked
+from data_processor.db import masked
 from data_processor.discover import Discovery
 from data_processor.output import summary_fields, summary_line
 from data_processor.sources import display
@@ -69,7 +69,7 @@ def load_csv_folder(
     src: str = ".",
     glob: str = "**/*.csv",
     dest: str | None = None,
-    workers: int = 4,
+    workers: int = 0,
     schema_file: str | None = None,
     max_bad_rows: int = 1000,
     null_values: list[str] | None = None,
@@ -90,7 +90,7 @@ def load_csv_folder(
         glob: Which files, relative to ``src`` (the prefix, or inside the zip); ``**`` spans folders.
         dest: SQLAlchemy URL. Leave empty to read ``DEST_SQL`` from the environment (a Kubernetes Secret), so
             no password is stored with the run's parameters.
-        workers: Files loaded at once in ``local`` mode (SQLite: always one).
+        workers: Files loaded at once in ``local`` mode; 0 = one per CPU this run may use (SQLite: always one).
         schema_file: YAML/JSON file of column types overriding inference.
         max_bad_rows: A file with more bad rows fails whole.
         null_values: Values that mean NULL besides the empty field, e.g. ``["NO DATA!"]``.
@@ -102,10 +102,10 @@ def load_csv_folder(
         prune: Delete the rows of files loaded earlier that no longer match (else they stay, with a note).
     """
     logger = get_run_logger()
-    settings = Settings(src=src, glob=glob, dest=destination(dest), table=table, workers=workers,
+    settings = Settings(src=src, glob=glob, dest=dest, table=table, workers=workers,
                         schema_file=schema_file, max_bad_rows=max_bad_rows, null_values=tuple(null_values or ()),
                         lock_timeout=lock_timeout, run_id=str(FlowRunContext.get().flow_run.id), prune=prune)
-    logger.info("loading %s from %s/%s into %s (%s fan-out)", table, display(src), glob, masked(settings.dest),
+    logger.info("loading %s from %s/%s into %s (%s fan-out)", table, display(src), glob, settings.dest,
                 fanout)
     if dest and masked(dest) != dest:
         logger.warning("the dest parameter holds a password, and Prefect stores parameters with the run: "
@@ -114,9 +114,9 @@ def load_csv_folder(
         check_deployment(child_deployment)
     if fanout == "local" and not PREFECT_API_URL.value():
         settings, db_concurrency_limit = threads_as_the_cap(settings, max_db_writers)
-    ensure_db_limit(db_concurrency_limit, max_db_writers, default=max(1, workers))
+    ensure_db_limit(db_concurrency_limit, max_db_writers, default=settings.worker_count)
     found = discover(settings)
-    with fan_out_for(fanout, settings, found, child_deployment, db_concurrency_limit, dest is not None) as fan_out, \
+    with fan_out_for(fanout, settings, found, child_deployment, db_concurrency_limit, bool(dest)) as fan_out, \
             locked(settings):
         the_plan = plan_task(settings, fan_out, found)
         apply_task(the_plan)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
 
@@ -44,8 +42,9 @@ def threads_as_the_cap(settings: Settings, max_db_writers: int | None) -> tuple[
     """
     from prefect import get_run_logger
 
-    settings = replace(settings, workers=min(settings.worker_count, max_db_writers or settings.worker_count))
-    writers = parallel_writers(settings.dest, settings.worker_count)
+    settings = settings.model_copy(
+        update={"workers": min(settings.worker_count, max_db_writers or settings.worker_count)})
+    writers = parallel_writers(settings.dest_url, settings.worker_count)
     get_run_logger().info("temporary Prefect API: %s", "at most one file writes at a time" if writers == 1
                           else f"at most {writers} files write at once")
     return settings, ""

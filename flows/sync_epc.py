@@ -86,7 +86,7 @@ def sync_epc(
     recommendations_table: str = "recommendations",
     null_values: list[str] | None = None,
     max_bad_rows: int = 1000,
-    workers: int = 4,
+    workers: int = 0,
     fanout: Literal["local", "kubernetes"] = "local",
     child_deployment: str = "load-csv-file/k8s",
     max_db_writers: int | None = None,
@@ -101,7 +101,7 @@ def sync_epc(
         recommendations_table: Table for ``recommendations-YYYY.csv``.
         null_values: Values that mean NULL besides the empty field; default ``["NO DATA!"]``.
         max_bad_rows: A file with more bad rows fails whole.
-        workers: Files loaded at once (``local`` fan-out).
+        workers: Files loaded at once (``local`` fan-out); 0 = one per CPU this run may use.
         fanout: ``local`` (threads) or ``kubernetes`` (one child run, one pod, per file).
         child_deployment: The per-file deployment ``kubernetes`` fan-out starts.
         max_db_writers: Size of the writers' global concurrency limit; empty keeps it.

@@ -174,8 +174,10 @@ def test_every_command_has_help_and_is_in_the_readme():
     from data_processor.cli import main
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert set(main.commands) == {"load", "plan", "status", "flow", "setup-alerts", "fetch"}
-    for name, command in main.commands.items():
+    context = click.Context(main)
+    commands = {name: main.get_command(context, name) for name in main.list_commands(context)}
+    assert set(commands) == {"load", "plan", "status", "flow", "setup-alerts", "fetch"}
+    for name, command in commands.items():
         assert command.help and len(command.help) > 40, name
         assert f"data-processor {name}" in readme, name
         for option in command.params:
