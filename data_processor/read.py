@@ -49,7 +49,29 @@ def open_text_bytes(path: Path, dialect: CsvDialect, witness: Witness | None = N
     if dialect.encoding in ("utf-8", "utf-8-sig"):
         return raw
     errors = "cp1252-latin1" if dialect.encoding == "cp1252" else "replace"
-    return codecs.EncodedFile(raw, "utf-8", dialect.encoding, errors=errors)
+    return _Recoded(codecs.EncodedFile(raw, "utf-8", dialect.encoding, errors=errors))
+
+
+class _Recoded(io.BufferedIOBase):
+    """A recoding stream that recodes whichever way it is read: codecs' ``StreamRecoder`` hands ``read1`` (what
+    ``io.TextIOWrapper`` calls) straight to the stream beneath it, which then gives the original bytes."""
+
+    def __init__(self, recoder: codecs.StreamRecoder) -> None:
+        super().__init__()
+        self._recoder = recoder
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._recoder.read(-1 if size is None else size)
+
+    read1 = read
+
+    def close(self) -> None:
+        if not self.closed:
+            self._recoder.close()
+        super().close()
 
 
 def read_header(path: Path, dialect: CsvDialect) -> tuple[str, list[str]]:
