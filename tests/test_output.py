@@ -38,8 +38,8 @@ def summary(*results: LoadResult, problems=(), changes=(), seconds: float = 2.0,
          "t: 0 files loaded, 0 skipped (unchanged), 2 failed; 0 rows loaded, 0 rejected; 2.0 s, 0.0 MB/s"),
         (summary(loaded("a", 5, size=10), seconds=0.0),  # too quick to time: no division by zero
          "t: 1 file loaded, 0 skipped (unchanged), 0 failed; 5 rows loaded, 0 rejected; 0.0 s, 0.0 MB/s"),
-        (summary(table="bad\x1b[2Jname"),
-         "bad\\x1b[2Jname: 0 files loaded, 0 skipped (unchanged), 0 failed; 0 rows loaded, 0 rejected; 2.0 s, 0.0 MB/s"),
+        (summary(table="bad\x1b[2J"),
+         "bad\\x1b[2J: 0 files loaded, 0 skipped (unchanged), 0 failed; 0 rows loaded, 0 rejected; 2.0 s, 0.0 MB/s"),
     ],
 )
 def test_summary_line(run, line):

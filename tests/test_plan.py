@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -240,7 +241,7 @@ def test_a_plan_survives_json(tmp_path):
     ("table", "writer", "message"),
     [
         ("t" * 63, postgres, None),
-        ("t" * 64, postgres, "table name 'tttttttttttttttttttttttttttttttttttttttt'… is 64 bytes; postgresql allows 63"),
+        ("t" * 64, postgres, f"table name '{'t' * 40}'… is 64 bytes; postgresql allows 63: choose a shorter --table"),
         ("é" * 32, postgres, "is 64 bytes; postgresql allows 63"),  # bytes, not characters
         ("t" * 64, mysql, None),
         ("t" * 500, sqlite, None),
@@ -252,7 +253,7 @@ def test_check_table_name(table, writer, message):
     if message is None:
         check_table_name(table, writer.CAPABILITIES)
     else:
-        with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        with pytest.raises(ConfigError, match=re.escape(message)):
             check_table_name(table, writer.CAPABILITIES)
 
 
@@ -300,8 +301,7 @@ def test_read_schema_file(tmp_path, name, text):
     ],
 )
 def test_a_bad_schema_file_is_one_config_error(tmp_path, text, message):
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
-                       if ".*" not in message else message):
+    with pytest.raises(ConfigError, match=message if ".*" in message else re.escape(message)):
         read_schema_file(write(tmp_path / "s.yaml", text))
 
 
