@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from . import ledger
 from .db import database_errors
 from .errors import DatabaseError
-from .rejects import rejects_table
+from .rejects import rejects_table, storable
 from .text import plural
 from .types import FILE_ID_COLUMN, ColumnPlan, LoadPlan
 
@@ -132,7 +132,7 @@ def _record_columns(conn: sa.Connection, plan: LoadPlan, first_file: str) -> Non
         if column.name not in known:
             conn.execute(
                 sa.insert(ledger.columns).values(
-                    table_name=plan.table, column_name=column.name, source_header=column.source,
+                    table_name=plan.table, column_name=column.name, source_header=storable(column.source),
                     logical_type=column.describe(), first_file=first_file, added_at=ledger.now(),
                 )
             )
