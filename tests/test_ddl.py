@@ -170,3 +170,9 @@ def test_target_table_describes_the_plan_with_the_lineage_column():
     assert (lineage.nullable, lineage.index, str(lineage.server_default.arg)) == (
         False, True, "current_setting('data_processor.file_id')::bigint")
     assert ddl.target_table(plan, writer_for("sqlite")).c[FILE_ID_COLUMN].server_default is None
+
+
+def test_a_header_holding_a_nul_byte_is_recorded_not_a_crash(db):
+    """PostgreSQL text cannot hold NUL (psycopg2 raises a plain ValueError): the header is recorded as ``\\x00``."""
+    assert apply(db, ColumnPlan("a", "a\x00", "text")) == [f"created table {db.table} with 1 column"]
+    assert recorded_columns(db) == [("a", "a\\x00", "text", "a.csv")]
