@@ -82,7 +82,7 @@ def read_header(path: Path, dialect: CsvDialect) -> tuple[str, list[str]]:
     data, so the two can never disagree on where the header ends.
     """
     data, complete = _sample_records(path, dialect)
-    sample = data.decode("utf-8", errors="replace")
+    sample = data.decode("utf-8", errors="replace").removeprefix("\ufeff")  # not a record of its own
     delimiter = sniff_delimiter(sample, complete)
     width = len(next((r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter) if r), []))
     if not width:
@@ -267,9 +267,8 @@ def locate_rows(
     with open_text_bytes(path, dialect, witness) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
         reader = csv.reader(tracked(text), delimiter=dialect.delimiter)
-        header = next((row for row in reader if row), None)
         bare = lambda row: [row[0].lstrip("\ufeff"), *row[1:]] if row else row  # noqa: E731
-        header = bare(header)
+        header = next((bare(row) for row in reader if bare(row) not in ([], [""])), None)  # as Arrow: mark, blanks
         lines.clear()
         seen = [0, 0, 0]
         start = reader.line_num + 1
