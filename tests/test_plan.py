@@ -115,6 +115,8 @@ def test_rows_and_whether_the_file_is_clean(tmp_path, content, rows, ragged, cle
     [
         (b"", "x.csv, line 1: no header row (the file is empty, or its first line has no column names)"),
         (b"\n\n\n", "x.csv, line 1: no header row"),
+        (b"\xef\xbb\xbf", "x.csv, line 1: no header row"),  # a byte-order mark and nothing else
+        (b"\xef\xbb\xbf\r\n", "x.csv, line 1: no header row"),
         (b",,\n1,2,3\n", "x.csv, line 1: no header row"),
         (b'id,note\n1,fine\n2,"never closed\n3,x\n', "x.csv, line 3: a quoted field opens on this line and is never "
                                                      "closed"),

@@ -42,6 +42,9 @@ def header_of(path: Path) -> tuple[str, list[str]]:
         (b"id,name\r\n1,a\r\n", (",", ["id", "name"])),
         (b"id;name\r1;a\r", (";", ["id", "name"])),
         (BOM + b"id,name\n1,a\n", (",", ["id", "name"])),  # the byte-order mark is not part of the first name
+        (BOM + b"\n\nid;name\n1;a\n", (";", ["id", "name"])),  # nor a record of its own before blank lines
+        (BOM + b"\r\nid|name\r\n1|a\r\n", ("|", ["id", "name"])),
+        (BOM, (",", [])),  # Excel's export of an empty sheet
         (b'"Floor; level",b\n1,2\n', (",", ["Floor; level", "b"])),
         (b'"first\nsecond",b\n1,2\n', (",", ["first\nsecond", "b"])),  # a quoted newline inside the header
         (b"  id  , name \n1,a\n", (",", ["id", "name"])),  # trimmed
@@ -185,6 +188,13 @@ def test_locate_rows_with_a_byte_order_mark(tmp_path):
     path = write(tmp_path / "bom.csv", BOM + b"id,name\n1,a\n" + BOM + b"id,name\n2,b\n")
     assert locate_rows(path, CsvDialect(encoding="utf-8-sig"), 2, {1}, set(), {0}) == (
         {1: (4, "2,b")}, {}, {0: (3, "\ufeffid,name")})
+
+
+def test_locate_rows_after_a_byte_order_mark_on_a_line_of_its_own(tmp_path):
+    """Arrow skips the mark and the blank lines after it; so must the count of rows and lines."""
+    path = write(tmp_path / "x.csv", BOM + b"\n" + MESSY.replace(b",", b";"))
+    assert locate_rows(path, CsvDialect(encoding="utf-8-sig", delimiter=";"), 2, {2}, {1}, {0}) == (
+        {2: (10, "5;e")}, {1: (8, "4;b;c")}, {0: (9, "id;name")})
 
 
 @pytest.mark.parametrize("packed", [False, True])
