@@ -33,6 +33,8 @@ BLOCK = 1 << 20
         (b"id\n1\xc2", "cp1252"),
         # a multi-byte character across the 1 MB read boundary is still valid UTF-8
         (b"id\n" + b"x" * (BLOCK - 4) + "\u00a3".encode() + b"\n", "utf-8"),
+        # ... but cp1252's Â ending one block and £ starting the block after an all-ASCII one are not one character
+        (b"id\n" + b"x" * (BLOCK - 4) + b"\xc2" + b"\n" * BLOCK + b"\xa3\n", "cp1252"),
     ],
 )
 def test_encoding(tmp_path, content, encoding):
