@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -154,6 +156,51 @@ def test_text_note_and_error_go_to_their_streams_never_as_markup(capsys):
     assert captured.err == "Error: [bold]x[/bold]\n"
 
 
+def example_prepared() -> Prepared:
+    source = SourceFile(Path("[red]a.csv"), "[red]a.csv", 1234)  # rich markup in a name is shown as it is
+    file = FilePlan(source, CsvDialect("cp1252", ";"), "", ("Id",), ("id",), "changed")
+    plan = LoadPlan("t", (ColumnPlan("id", "Id", "decimal", 5, 2),), (file,))
+    return Prepared(plan, [FileScan(file)], Discovery([source], [Problem("x.fifo", "not a regular file", False)]),
+                    failures=[LoadResult("b.csv", "failed", error="b.csv: cannot read")], existing=True)
+
+
+STATUS_ROWS = [
+    SimpleNamespace(table_name="t", file_key="a.csv", status="loaded", rows_loaded=1234, rows_rejected=0,
+                    loaded_at=dt.datetime(2026, 1, 2, 3, 4, 5), error=None),
+    SimpleNamespace(table_name="t", file_key="b\nc.csv", status="failed", rows_loaded=None, rows_rejected=None,
+                    loaded_at=None, error="boom"),
+]
+
+
+def words(text: str) -> list[str]:
+    """Lines with the tables' padding taken out."""
+    return [" ".join(line.split()) for line in text.splitlines()]
+
+
+def test_text_plan(capsys):
+    TextOutput().plan(example_prepared(), "t")
+    assert words(capsys.readouterr().out) == [
+        "file state encoding delimiter size",
+        "[red]a.csv changed cp1252 ';' 1,234",
+        "b.csv unreadable b.csv: cannot read",
+        "note x.fifo: not a regular file",
+        "existing table t",
+        "header column type",
+        "Id id decimal(5,2)",
+    ]
+
+
+def test_text_status(capsys):
+    TextOutput().status(STATUS_ROWS, "t", "sqlite:///x.db")
+    TextOutput().status([], None, "postgresql://u:***@h/db")
+    assert words(capsys.readouterr().out) == [
+        "table file status rows loaded rejected loaded at (UTC) error",
+        "t a.csv loaded 1,234 0 2026-01-02 03:04:05",
+        "t b\\nc.csv failed boom",
+        "nothing loaded yet into any table at postgresql://u:***@h/db",
+    ]
+
+
 # -- JSON for machines -----------------------------------------------------------------------------------------------
 
 
@@ -212,15 +259,11 @@ def test_json_never_carries_a_password():
 
 
 def test_json_plan_one_object_per_file_and_column():
-    source = SourceFile(Path("a.csv"), "a.csv", 1234)
-    file = FilePlan(source, CsvDialect("cp1252", ";"), "", ("Id",), ("id",), "changed")
-    plan = LoadPlan("t", (ColumnPlan("id", "Id", "decimal", 5, 2),), (file,))
-    prepared = Prepared(plan, [FileScan(file)], Discovery([source], [Problem("x.fifo", "not a regular file", False)]),
-                        failures=[LoadResult("b.csv", "failed", error="b.csv: cannot read")], existing=True)
+    prepared = example_prepared()
     jo, out, _ = json_output()
     jo.plan(prepared, "t")
     assert [(o["event.action"], o["message"]) for o in objects(out)] == [
-        ("plan.file", "a.csv: changed, cp1252, delimiter ';', 1,234 bytes"),
+        ("plan.file", "[red]a.csv: changed, cp1252, delimiter ';', 1,234 bytes"),
         ("plan.file", "b.csv: unreadable: b.csv: cannot read"),
         ("note", "note    x.fifo: not a regular file"),
         ("plan.column", "existing table t: Id -> id decimal(5,2)"),
@@ -229,6 +272,16 @@ def test_json_plan_one_object_per_file_and_column():
     jo, out, _ = json_output()
     jo.plan(nothing, "t")
     assert [o["message"] for o in objects(out)] == ["nothing to load: every file is loaded and unchanged in t"]
+
+
+def test_json_status_one_object_per_file_with_utc_times():
+    jo, out, _ = json_output()
+    jo.status(STATUS_ROWS, "t", "sqlite:///x.db")
+    loaded, failed = objects(out)
+    assert (loaded["message"], loaded["loaded_at"], loaded["rows_loaded"]) == (
+        "t a.csv: loaded, 1,234 rows loaded", "2026-01-02T03:04:05+00:00", 1234)
+    assert (failed["file.path"], failed["status"], failed["loaded_at"], failed["error.message"]) == (
+        "b\nc.csv", "failed", None, "boom")
 
 
 def test_json_progress_reports_the_scan_then_each_file():
