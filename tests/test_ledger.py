@@ -81,6 +81,9 @@ def test_a_failure_keeps_the_counts_of_what_the_table_still_holds(book):
         "failed", "a.csv, line 3: bad", "run-2", 2, file.sha256)
     with book.engine.begin() as conn:
         assert ledger.claim(conn, file_id, file) is False  # a failed file is loaded again
+    load(book, file_id, file, run_id="run-3")
+    row = ledger.recorded(book.engine, book.table, "a.csv")
+    assert (row.status, row.error, row.run_id) == ("loaded", None, "run-3")  # and the old error goes
 
 
 def test_states_the_planning_scan_reads_from_the_ledger(book, tmp_path):

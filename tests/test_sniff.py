@@ -22,6 +22,7 @@ from data_processor.sniff import SNIFF_ROWS, complete_records, sniff_delimiter
         ('a|b\n"1|2"|3\n', "|"),
         ("a,b;c;d\n1,2;3;4\n5;6;7\n", ";"),  # the comma splits the header, but not the rows into its width
         ("a,b;c\n1,2;3\n", ","),  # both split every record alike: order of DELIMITERS decides
+        ("a;b,c;d\n1,2\n3,4\n", ","),  # consistency before width: ';' makes the wider header, ',' fits the rows
         ("name\nvalue\n", ","),  # one column: nothing splits the header, so comma
         ("name\n1,2\n3,4\n", ","),
         ("", ","),
