@@ -2,8 +2,8 @@
 
 A new table is created from the plan. An existing table keeps its columns; planned columns it lacks are added
 (``ALTER TABLE … ADD COLUMN``) and columns whose values no longer fit are widened (integer → bigint → decimal → text,
-date → timestamp). SQLite cannot change a column's type; its columns keep their declared type and, being
-dynamically typed, store the wider values as they are. Every column and every change is recorded in
+date → timestamp). SQLite cannot change a column's type: the table is copied into one with the wider columns (its
+type affinity would otherwise change values, ``007`` into 7). Every column and every change is recorded in
 ``data_processor_columns``. Alembic's operations emit the dialect-correct DDL.
 """
 
@@ -98,12 +98,24 @@ def _apply(
             from alembic.operations import Operations
 
             operations = Operations(MigrationContext.configure(conn))
+            widened = []
             for column in plan.columns:
                 before = existing.get(column.name)
                 if before is None:
                     operations.add_column(plan.table, sa.Column(column.name, writer.CAPABILITIES.sql_type(column)))
                     changes.append(f"added column {column.name} ({column.describe()})")
-                elif before.describe() != column.describe() and writer.CAPABILITIES.name != "sqlite":
+                elif before.describe() != column.describe():
+                    widened.append((column, before))
+                    changes.append(f"widened column {column.name}: {before.describe()} → {column.describe()}")
+            if writer.CAPABILITIES.name == "sqlite" and widened:
+                # No ALTER COLUMN … TYPE: alembic copies the table into one with the wider columns, each value as it
+                # is (left INTEGER, the column's affinity would turn a later file's "007" into 7; and a CAST, what
+                # batch's alter_column adds, turns the date '2020-01-31' into 2020).
+                wider = [sa.Column(column.name, writer.CAPABILITIES.sql_type(column)) for column, _ in widened]
+                with operations.batch_alter_table(plan.table, recreate="always", reflect_args=wider):
+                    pass
+            elif widened:
+                for column, before in widened:
                     new_type = writer.CAPABILITIES.sql_type(column)
                     quoted = conn.dialect.identifier_preparer.quote(column.name)
                     operations.alter_column(
@@ -113,7 +125,6 @@ def _apply(
                         existing_nullable=True,
                         postgresql_using=f"{quoted}::{new_type.compile(dialect=conn.dialect)}",
                     )
-                    changes.append(f"widened column {column.name}: {before.describe()} → {column.describe()}")
         rejects_table(metadata, plan.table).create(conn, checkfirst=True)
         _record_columns(conn, plan, first_file)
     return changes
