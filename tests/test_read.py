@@ -44,7 +44,7 @@ def header_of(path: Path) -> tuple[str, list[str]]:
         (BOM + b"id,name\n1,a\n", (",", ["id", "name"])),  # the byte-order mark is not part of the first name
         (BOM + b"\n\nid;name\n1;a\n", (";", ["id", "name"])),  # nor a record of its own before blank lines
         (BOM + b"\r\nid|name\r\n1|a\r\n", ("|", ["id", "name"])),
-        (BOM, (",", [])),  # Excel's export of an empty sheet
+        (BOM, (",", [])),  # a byte-order mark and nothing else
         (b'"Floor; level",b\n1,2\n', (",", ["Floor; level", "b"])),
         (b'"first\nsecond",b\n1,2\n', (",", ["first\nsecond", "b"])),  # a quoted newline inside the header
         (b"  id  , name \n1,a\n", (",", ["id", "name"])),  # trimmed
