@@ -2,8 +2,8 @@
 
 A new table is created from the plan. An existing table keeps its columns; planned columns it lacks are added
 (``ALTER TABLE … ADD COLUMN``) and columns whose values no longer fit are widened (integer → bigint → decimal → text,
-date → timestamp). SQLite cannot change a column's type; its columns keep their declared type and, being
-dynamically typed, store the wider values as they are. Every column and every change is recorded in
+date → timestamp). SQLite cannot change a column's type: the table is copied into one with the wider columns (its
+type affinity would otherwise change values, ``007`` into 7). Every column and every change is recorded in
 ``data_processor_columns``. Alembic's operations emit the dialect-correct DDL.
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from . import ledger
 from .db import database_errors
 from .errors import DatabaseError
-from .rejects import rejects_table
+from .rejects import rejects_table, storable
 from .text import plural
 from .types import FILE_ID_COLUMN, ColumnPlan, LoadPlan
 from .writers import Writer
@@ -97,6 +97,7 @@ def _apply(
             from alembic.operations import Operations
 
             operations = Operations(MigrationContext.configure(conn))
+            widened = []
             for column in plan.columns:
                 before = existing.get(column.name)
                 if before is None:
@@ -125,7 +126,7 @@ def _record_columns(conn: sa.Connection, plan: LoadPlan, first_file: str) -> Non
         if column.name not in known:
             conn.execute(
                 sa.insert(ledger.columns).values(
-                    table_name=plan.table, column_name=column.name, source_header=column.source,
+                    table_name=plan.table, column_name=column.name, source_header=storable(column.source),
                     logical_type=column.describe(), first_file=first_file, added_at=ledger.now(),
                 )
             )

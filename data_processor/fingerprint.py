@@ -135,7 +135,7 @@ def fingerprint(path: Source) -> Fingerprint:
                     break
             has_nul = has_nul or b"\x00" in block
             quotes += block.count(b'"')
-            if block.isascii():
+            if block.isascii() and not decoder.getstate()[0]:  # unless it ends a character the last block began
                 continue
             saw_multibyte = saw_multibyte or _MULTIBYTE_UTF8.search(block) is not None
             if not invalid_utf8:

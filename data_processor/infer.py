@@ -34,6 +34,7 @@ MAX_BIGINT_DIGITS = 18
 MAX_INTEGER_DIGITS = 9
 MAX_DECIMAL_PRECISION = 38
 INT32 = (-(2**31), 2**31 - 1)
+INT64_MAX = str(2**63 - 1)
 
 
 @dataclass(frozen=True)
@@ -252,9 +253,13 @@ def fits(values: pa.Array, column: ColumnPlan) -> pa.Array:
 def _fits_distinct(values: pa.Array, column: ColumnPlan) -> pa.Array:
     kind = column.type
     if kind in ("integer", "bigint"):
-        shaped = pc.and_(pc.match_substring_regex(values, INTEGER), pc.less_equal(pc.utf8_length(values), 19))
+        unsigned = pc.utf8_ltrim(values, "+-")  # equal-length digit strings compare as their numbers
+        digits = pc.utf8_length(unsigned)
+        in_int64 = pc.or_(pc.less(digits, 19), pc.and_(pc.equal(digits, 19), pc.less_equal(unsigned, INT64_MAX)))
+        shaped = pc.and_(pc.match_substring_regex(values, INTEGER), in_int64)
         if kind == "integer":
-            number = pc.cast(pc.if_else(shaped, values, "0"), pa.int64())
+            shaped = pc.and_(shaped, pc.less_equal(digits, 10))
+            number = pc.cast(pc.if_else(shaped, pc.utf8_ltrim(values, "+"), "0"), pa.int64())  # Arrow refuses "+7"
             shaped = pc.and_(shaped, pc.and_(pc.greater_equal(number, INT32[0]), pc.less_equal(number, INT32[1])))
         ok = shaped
     elif kind == "decimal":

@@ -52,7 +52,29 @@ def open_text_bytes(path: Path, dialect: CsvDialect, witness: Witness | None = N
     if dialect.encoding in ("utf-8", "utf-8-sig"):
         return raw
     errors = "cp1252-latin1" if dialect.encoding == "cp1252" else "replace"
-    return codecs.EncodedFile(raw, "utf-8", dialect.encoding, errors=errors)
+    return _Recoded(codecs.EncodedFile(raw, "utf-8", dialect.encoding, errors=errors))
+
+
+class _Recoded(io.BufferedIOBase):
+    """A recoding stream that recodes whichever way it is read: codecs' ``StreamRecoder`` hands ``read1`` (what
+    ``io.TextIOWrapper`` calls) straight to the stream beneath it, which then gives the original bytes."""
+
+    def __init__(self, recoder: codecs.StreamRecoder) -> None:
+        super().__init__()
+        self._recoder = recoder
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._recoder.read(-1 if size is None else size)
+
+    read1 = read
+
+    def close(self) -> None:
+        if not self.closed:
+            self._recoder.close()
+        super().close()
 
 
 def read_header(path: Path, dialect: CsvDialect) -> tuple[str, list[str]]:
@@ -63,7 +85,7 @@ def read_header(path: Path, dialect: CsvDialect) -> tuple[str, list[str]]:
     data, so the two can never disagree on where the header ends.
     """
     data, complete = _sample_records(path, dialect)
-    sample = data.decode("utf-8", errors="replace")
+    sample = data.decode("utf-8", errors="replace").removeprefix("\ufeff")  # not a record of its own
     delimiter = sniff_delimiter(sample, complete)
     width = len(next((r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter) if r), []))
     if not width:
@@ -321,9 +343,8 @@ def locate_rows(
     with open_text_bytes(path, dialect, witness) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
         reader = csv.reader(tracked(text), delimiter=dialect.delimiter)
-        header = next((row for row in reader if row), None)
         bare = lambda row: [row[0].lstrip("\ufeff"), *row[1:]] if row else row  # noqa: E731
-        header = bare(header)
+        header = next((bare(row) for row in reader if bare(row) not in ([], [""])), None)  # as Arrow: mark, blanks
         lines.clear()
         seen = [0, 0, 0]
         start = reader.line_num + 1

@@ -84,8 +84,12 @@ copy_file = no_copy_file
 
 def widen_column(operations: Operations, table: str, column: str,
                  before: sa.types.TypeEngine, after: sa.types.TypeEngine) -> bool:
-    """SQLite cannot change a column's type; being dynamically typed, it stores the wider values as they are."""
-    return False
+    """No ALTER COLUMN … TYPE: alembic copies the table into one with the wider column, each value as it is. Left
+    INTEGER, the column's affinity would turn a later file's "007" into 7; and a CAST (what batch mode's
+    ``alter_column`` adds) would turn the date '2020-01-31' into 2020."""
+    with operations.batch_alter_table(table, recreate="always", reflect_args=[sa.Column(column, after)]):
+        pass
+    return True
 
 
 def database_file(url: sa.URL) -> str | None:
