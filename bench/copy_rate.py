@@ -22,7 +22,7 @@ Server CPU is the postmaster's and its children's CPU time (read from /proc: the
 machine), so it too only means something on a private server. Example:
 
     bench/private_pg.sh start 55432
-    python -m data_processor.sample_data /tmp/d --layout current --mb 2000 --zip
+    python -m samples /tmp/d --layout current --mb 2000 --zip
     python bench/copy_rate.py --data /tmp/d --dest postgresql+psycopg2://postgres@127.0.0.1:55432/bench --repeat 3
 """
 
@@ -45,6 +45,7 @@ import zipfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 
@@ -56,7 +57,17 @@ from data_processor.fingerprint import fingerprint  # noqa: E402
 from data_processor.naming import column_names  # noqa: E402
 from data_processor.plan import NAME_BYTES, scan_file  # noqa: E402
 from data_processor.rejects import rejects_table_name  # noqa: E402
-from data_processor.run import LoadOptions, load_one, prepare, slim_process  # noqa: E402
+from data_processor import Settings, apply, plan  # noqa: E402
+from data_processor.fanout import slim_process  # noqa: E402
+from data_processor.jobs import load_one  # noqa: E402
+
+
+def prepare(settings: Settings, apply_ddl: bool = False):  # noqa: ANN201 - a namespace with .plan
+    """The engine's plan stage (and with ``apply_ddl`` its DDL); ``.plan`` is the load plan."""
+    the_plan = plan(settings)
+    if apply_ddl:
+        apply(the_plan)
+    return SimpleNamespace(plan=the_plan.load_plan)
 from data_processor.sources import discover_source, open_source  # noqa: E402
 from data_processor.types import SourceFile  # noqa: E402
 
@@ -164,7 +175,7 @@ def tool_load(server: Server, dest: str, folder: Path, names: list[str], paralle
     """Scan and plan (DDL applied), then load every file with ``load_one``: all at once when ``parallel``."""
     table = f"scale_{uuid.uuid4().hex[:8]}"
     glob = names[0] if len(names) == 1 else "{" + ",".join(names) + "}"
-    options = LoadOptions(src=str(folder), glob=glob, dest=dest, table=table, workers=1, null_values=null_values)
+    options = Settings(src=str(folder), glob=glob, dest=dest, table=table, workers=1, null_values=null_values)
     started = time.perf_counter()
     prepared = prepare(options, apply_ddl=True)
     plan_seconds = time.perf_counter() - started
@@ -195,7 +206,7 @@ def tool_load(server: Server, dest: str, folder: Path, names: list[str], paralle
 def typed_like(server: Server, dest: str, folder: Path, name: str) -> tuple[str, list[str]]:
     """A typed table exactly as the tool creates it for ``name`` (columns, ``_file_id`` default and index), empty."""
     table = f"scale_{uuid.uuid4().hex[:8]}"
-    prepared = prepare(LoadOptions(src=str(folder), glob=name, dest=dest, table=table, workers=1), apply_ddl=True)
+    prepared = prepare(Settings(src=str(folder), glob=name, dest=dest, table=table, workers=1), apply_ddl=True)
     return table, list(prepared.plan.files[0].columns)
 
 
@@ -273,7 +284,7 @@ def replace_changed(server: Server, dest: str, big: Path, scratch: Path) -> dict
     copy = folder / big.name
     shutil.copyfile(big, copy)
     table = f"scale_{uuid.uuid4().hex[:8]}"
-    options = LoadOptions(src=str(folder), glob=big.name, dest=dest, table=table, workers=1)
+    options = Settings(src=str(folder), glob=big.name, dest=dest, table=table, workers=1)
     for file in prepare(options, apply_ddl=True).plan.files:
         load_one(dest, prepare(options).plan, file)
     with open(copy, "ab") as f:  # one more row: a changed file under the same key
@@ -343,7 +354,7 @@ def per_file(server: Server, dest: str, big: Path, repeat: int, scratch: Path) -
     for i in range(count):
         (tiny / f"t{i:02d}.csv").write_bytes(head)
     table = f"scale_{uuid.uuid4().hex[:8]}"
-    options = LoadOptions(src=str(tiny), glob="*.csv", dest=dest, table=table, workers=1)
+    options = Settings(src=str(tiny), glob="*.csv", dest=dest, table=table, workers=1)
     plan_wall = timed(lambda: prepare(options, apply_ddl=True))[0]
     prepared = prepare(options)
     loads = [timed(lambda f=f: load_one(dest, prepared.plan, f))[0] for f in prepared.plan.files]
