@@ -25,6 +25,10 @@ PARALLEL_MIN_BYTES = 32 << 20
 """Below this much input, worker processes cost more to start (about a second each) than they save."""
 
 
+PRELOAD = ["data_processor.jobs", "psycopg2", "pyarrow.csv", "pyarrow.compute"]
+"""Imported once by the fork server, before it forks the workers."""
+
+
 class FanOut(Protocol):
     """Runs per-file jobs somewhere; outcomes are yielded as they finish, in any order."""
 
@@ -51,7 +55,9 @@ class LocalProcesses:
     """A pool of ``workers`` processes for the whole run, started when entered so their imports (~0.6 s) overlap
     the lock, ledger and DDL work; with one worker or little data, plain :class:`InProcess` work instead.
 
-    Processes are started with ``spawn``: pyarrow's thread pools do not survive ``fork``.
+    Processes are forked from a ``forkserver`` that has imported the load path once (never ``fork`` from this
+    process: pyarrow's thread pools do not survive it; the server starts none): each worker shares those pages and
+    skips the imports, about 70 MB and 0.5 CPU-seconds less per worker than ``spawn``.
     """
 
     def __init__(self, workers: int, total_bytes: int, files: int) -> None:
@@ -60,7 +66,8 @@ class LocalProcesses:
 
     def __enter__(self) -> LocalProcesses:
         if self.size > 1:
-            context = multiprocessing.get_context("spawn")
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(PRELOAD)
             self._pool = ProcessPoolExecutor(self.size, mp_context=context, initializer=slim_process)
             for _ in range(self.size):
                 self._pool.submit(int)
@@ -70,7 +77,7 @@ class LocalProcesses:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-            _stop_resource_tracker()
+            _stop_helpers()
 
     def scan(self, jobs: list[ScanJob]) -> Iterator[ScanOutcome]:
         return self._map(scan_one, [(job.source.key, (job,)) for job in jobs], parallel=True)
@@ -115,11 +122,13 @@ def slim_process() -> None:
         sys.meta_path.insert(0, _NoPandas())
 
 
-def _stop_resource_tracker() -> None:
-    """End the helper process ``spawn`` starts beside the pool, and reap it, so that when the command returns no
-    process of its group is left (a scheduler that watches the group, or ``timeout``, would wait on or kill it)."""
-    from multiprocessing import resource_tracker
+def _stop_helpers() -> None:
+    """End the fork server and the resource tracker that run beside the pool, and reap them, so that when the
+    command returns no process of its group is left (a scheduler that watches the group, or ``timeout``, would wait
+    on or kill it)."""
+    from multiprocessing import forkserver, resource_tracker
 
-    stop = getattr(resource_tracker._resource_tracker, "_stop", None)  # noqa: SLF001 - no public way to do this
-    if stop is not None:
-        stop()
+    for helper in (forkserver._forkserver, resource_tracker._resource_tracker):  # noqa: SLF001 - no public way
+        stop = getattr(helper, "_stop", None)
+        if stop is not None:
+            stop()
