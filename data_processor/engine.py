@@ -13,17 +13,18 @@ The CLI and the Prefect flows both call these and nothing below them; the engine
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from . import ddl, infer, ledger, rejects
 from .db import check_connection, database_errors
 from .discover import Discovery, Problem
-from .errors import NoFilesMatched
+from .errors import NoFilesMatched, TableLocked
 from .fanout import FanOut, InProcess, LocalProcesses
 from .jobs import ScanJob, engine_for
 from .ledger import Entry
@@ -36,6 +37,9 @@ from .types import ColumnPlan, FilePlan, LoadPlan, LoadResult
 
 if TYPE_CHECKING:  # load workers import this package; pydantic would cost each ~0.3 s and ~9 MB (measured)
     from .settings import Settings
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -227,7 +231,13 @@ def locked(settings: Settings) -> Iterator[None]:
     check_table_name(settings.table, writer.CAPABILITIES)
     check_connection(engine, writer)
     ledger.ensure_tables(engine)
-    with database_errors(engine), writer.table_lock(engine, settings.table, settings.lock_timeout):
+    with database_errors(engine), ExitStack() as held:
+        try:
+            held.enter_context(writer.table_lock(engine, settings.table, 0))
+        except TableLocked:  # say so at once: an unattended wait of minutes must not look like a hang
+            log.warning("another data-processor run is loading table %s: waiting up to %s for it to finish",
+                        settings.table, plural(round(settings.lock_timeout), "second"))
+            held.enter_context(writer.table_lock(engine, settings.table, settings.lock_timeout))
         ledger.take_over(engine, settings.table, settings.run_id)
         yield
 

@@ -143,6 +143,7 @@ def test_second_run_on_the_same_table_waits_then_says_why(src, pg):
         result = cli("load", "--src", str(src), "--glob", "*.csv", "--dest", pg.url, "--table", pg.table,
                      "--lock-timeout", "1")
     assert result.returncode == 2
+    assert f"another data-processor run is loading table {pg.table}: waiting up to 1 second" in result.stderr
     assert f"another data-processor run is loading table '{pg.table}'" in result.stderr
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT to_regclass(:t)"), {"t": pg.table}).scalar() is None
