@@ -55,7 +55,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from data_processor import ledger  # noqa: E402
 from data_processor.fingerprint import fingerprint  # noqa: E402
 from data_processor.naming import column_names  # noqa: E402
-from data_processor.plan import NAME_BYTES, scan_file  # noqa: E402
+from data_processor.planning import NAME_BYTES, scan_file  # noqa: E402
 from data_processor.rejects import rejects_table_name  # noqa: E402
 from data_processor import Settings, apply, plan  # noqa: E402
 from data_processor.fanout import slim_process  # noqa: E402

@@ -29,7 +29,7 @@ from .fanout import FanOut, InProcess, LocalProcesses
 from .jobs import ScanJob, engine_for
 from .ledger import Entry
 from .load import remove_file
-from .plan import FileScan, build_plan, check_table_name, check_width, listed_unchanged, read_schema_file, scan_file
+from .planning import FileScan, build_plan, check_table_name, check_width, listed_unchanged, read_schema_file, scan_file
 from .sources import discover_source, display
 from .summary import Progress, RunSummary, quiet
 from .text import plural

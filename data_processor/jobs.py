@@ -20,7 +20,7 @@ from .db import make_engine
 from .errors import DatabaseDown, DataProcessorError, TransientDatabaseError
 from .ledger import Entry
 from .load import load_file
-from .plan import FileScan, scan_file
+from .planning import FileScan, scan_file
 from .retry import outage, retry_delays
 from .types import FilePlan, LoadPlan, LoadResult, SourceFile
 from .writers import Writer

@@ -29,7 +29,7 @@ from rich.text import Text
 
 from .discover import Discovery
 from .logs import LOG_FORMATS, LogFormat, SecretMaskingFilter, json_formatter, result_fields
-from .plan import FileScan
+from .planning import FileScan
 from .rejects import rejects_table_name
 from .summary import RunSummary
 from .text import plural, printable

@@ -33,7 +33,7 @@ from .types import CsvDialect
 BLOCK_SIZE = 512 << 10
 """Bytes read and parsed at a time. Arrow's streaming reader reads up to 32 blocks ahead of its consumer, so memory
 per worker grows with this, whatever the file size (peak scanning a 1 GB file: 8 MB blocks 552 MB, 1 MB blocks
-193 MB, 512 KB blocks 168 MB, at the same speed). A row longer than a block is read with bigger ones (plan.py)."""
+193 MB, 512 KB blocks 168 MB, at the same speed). A row longer than a block is read with bigger ones (planning.py)."""
 
 BATCH_BYTES = 8 << 20
 """Blocks are joined into batches of about this size, so per-batch work (92 columns × a few kernels) stays cheap."""

@@ -14,9 +14,8 @@ from dataclasses import asdict
 from prefect import flow
 
 from data_processor.jobs import hand_off, scan_job_from_json, scan_one
-from data_processor.plan import FileScan
 from data_processor.settings import Destination
-from data_processor.types import LoadPlan
+from data_processor.types import LoadPlan, LoadResult
 from flows.tasks import DB_LIMIT, FileLoadFailed, load_file_task
 
 
@@ -37,7 +36,7 @@ def load_csv_file(plan: dict | None = None, run_id: str = "", dest: str | None =
         job = scan_job_from_json(scan)
         outcome = scan_one(job)
         hand_off(url, job.table, run_id, outcome)
-        if not isinstance(outcome, FileScan):
+        if isinstance(outcome, LoadResult):  # the file could not be scanned
             raise FileLoadFailed(outcome.error or f"{job.source.key}: cannot be scanned")
         return {"file": job.source.key, "state": outcome.plan.state, "rows": outcome.rows}
     if plan is None:

@@ -12,7 +12,7 @@ from conftest import write
 from data_processor import ledger
 from data_processor.db import make_engine
 from data_processor.errors import TableLockLost
-from data_processor.plan import scan_file
+from data_processor.planning import scan_file
 from data_processor.types import CsvDialect, FilePlan, LoadResult, SourceFile
 
 

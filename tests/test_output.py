@@ -14,7 +14,7 @@ from data_processor import output
 from data_processor.discover import Discovery, Problem
 from data_processor.output import (JsonOutput, ScanTally, TextOutput, problem_line, requested_format, result_line,
                                    size_text, summary_fields, summary_line)
-from data_processor.plan import FileScan
+from data_processor.planning import FileScan
 from data_processor import Plan, RunSummary, Settings
 from data_processor.types import ColumnPlan, CsvDialect, FilePlan, LoadPlan, LoadResult, SourceFile
 

@@ -278,7 +278,7 @@ def test_the_current_release_zip_loads_by_header_name(db, tmp_path):
 @pytest.mark.parametrize("db", ["sqlite", "postgres"], indirect=True)
 def test_unchanged_members_and_objects_are_skipped_from_the_listing_without_reading(db, s3, tmp_path, monkeypatch):
     """Same size and CRC-32 (zip member) or ETag (object) as the ledger recorded: no byte is read again."""
-    from data_processor import plan
+    from data_processor import planning as plan
 
     archive = write(tmp_path / "domestic-csv.zip", sample_zip())
     assert db.load(archive, "**/certificates-*.csv*").count("loaded") == 5

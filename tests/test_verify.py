@@ -18,7 +18,7 @@ from conftest import write
 from data_processor import ddl, ledger
 from data_processor.db import make_engine
 from data_processor.load import load_file
-from data_processor.plan import FileScan, build_plan, scan_file
+from data_processor.planning import FileScan, build_plan, scan_file
 from data_processor.sources import discover_source
 from data_processor.types import ColumnPlan, LoadResult
 

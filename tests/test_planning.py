@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from conftest import write
-from data_processor import plan as planning
+from data_processor import planning
 from data_processor import read
 from data_processor.errors import ConfigError, InputError
 from data_processor.ledger import Entry
-from data_processor.plan import build_plan, check_table_name, check_width, listed_unchanged, read_schema_file
+from data_processor.planning import build_plan, check_table_name, check_width, listed_unchanged, read_schema_file
 from data_processor.types import ColumnPlan, SourceFile
 from data_processor.writers import mysql, postgres, sqlite
 
