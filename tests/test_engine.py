@@ -78,3 +78,18 @@ def test_widened_merges_what_every_misfit_file_needs():
                                                     ColumnPlan("d", "D", "timestamp")))]
     wider = widened(load_plan, misfits)
     assert [c.describe() for c in wider.columns] == ["integer", "decimal(21,2)", "timestamp"]  # bigint holds 19 digits
+
+
+def test_a_file_the_table_seems_to_fit_is_widened_for_and_loaded_in_the_same_run(db, src):
+    """The table has every column of b.csv, so b.csv is not scanned in full: its late '007' is found while it loads,
+    the file is rolled back, the column widened once, and b.csv loaded again, the code kept as it is."""
+    write(src / "a.csv", "id,v\n1,2\n")
+    assert run(settings(db, src)).rows_loaded == 1
+    write(src / "b.csv", "id,v\n" + "".join(f"{i},{i}\n" for i in range(2, 5000)) + "5000,007\n")
+    the_plan = plan(settings(db, src))
+    assert [f.verify for f in the_plan.pending] == [True]
+    summary = run(settings(db, src))
+    assert (summary.exit_code, summary.count("loaded"), summary.count("skipped")) == (0, 1, 1), summary.failed
+    assert summary.changes == ["widened column v: integer → text"]
+    assert db.rows(f"SELECT v FROM {db.q(db.table)} WHERE id = 5000") == [("007",)]
+    assert db.count() == 5000 and db.scalar(f"SELECT COUNT(*) FROM {db.q(db.table + '_rejects')}") == 0
