@@ -398,3 +398,18 @@ def test_setup_alerts_without_a_server_says_to_set_one(tmp_path):
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.strip().count("\n") == 0 and "PREFECT_API_URL" in done.stderr, done.stderr
     assert "created" not in done.stdout
+
+
+def test_kubernetes_mode_widens_for_a_misfit_file_and_loads_it_again(prefect_api, served_child, pg, src):
+    """A pod finds a value its planned column cannot hold: it hands the misfit back through the database, the
+    parent widens the table once and starts a second load run for that file."""
+    good_files(src, ["a"])
+    assert run_parent(pg, src, fanout="kubernetes", child_deployment=served_child).is_completed()
+    write(src / "b" / "certificates.csv", HEADER + rows("b", 20) + "b99,TS24 8AB,0042x,100110000099\n")
+    state = run_parent(pg, src, fanout="kubernetes", child_deployment=served_child)
+    assert state.is_completed(), state.message
+    summary = state.result()
+    assert (summary["files_loaded"], summary["files_skipped"]) == (1, 1)
+    assert summary["schema_changes"] == ["widened column current_energy_efficiency: integer → text"]
+    assert pg.scalar(f"SELECT current_energy_efficiency FROM {pg.q(pg.table)} WHERE lmk_key = 'b99'") == "0042x"
+    assert pg.count() == 71
