@@ -257,9 +257,8 @@ def run(settings: Settings, progress: Progress = quiet) -> RunSummary:
     """Plan, apply and load under the table's lock, on local worker processes: the CLI's ``load``."""
     settings = with_run_id(settings)
     found = discover(settings)
-    total = sum(f.size for f in found.files)
     engine, _ = engine_for(settings.dest_url)
-    with LocalProcesses(settings.worker_count, total, len(found.files)) as fan_out, locked(settings), \
+    with LocalProcesses(settings.worker_count, found.files) as fan_out, locked(settings), \
             database_errors(engine):
         the_plan = plan(settings, fan_out, progress, found)
         apply(the_plan)
@@ -269,5 +268,5 @@ def run(settings: Settings, progress: Progress = quiet) -> RunSummary:
 def dry_run(settings: Settings, progress: Progress = quiet) -> Plan:
     """:func:`plan` on local worker processes, without the lock: the CLI's ``plan``."""
     found = discover(settings)
-    with LocalProcesses(settings.worker_count, sum(f.size for f in found.files), len(found.files)) as fan_out:
+    with LocalProcesses(settings.worker_count, found.files) as fan_out:
         return plan(settings, fan_out, progress, found)

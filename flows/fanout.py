@@ -42,7 +42,8 @@ class PrefectThreads:
                 try:
                     yield future.result()
                 except Exception as exc:  # noqa: BLE001 - FileLoadFailed, or a transient error retried out
-                    yield LoadResult(file.source.key, "failed", bytes=file.source.size, error=reason(str(exc), file))
+                    error = reason(str(exc), file.source.key)
+                    yield LoadResult(file.source.key, "failed", bytes=file.source.size, error=error)
 
 
 class KubernetesPods:
@@ -70,7 +71,7 @@ class KubernetesPods:
             job, state = runs[future], future.state
             found = handed_off(dest, self.table, run_id, job.source.key)
             yield found if found is not None else LoadResult(
-                job.source.key, "failed", bytes=job.source.size, error=_reason_of(state, job.source.key))
+                job.source.key, "failed", bytes=job.source.size, error=reason(state.message, job.source.key))
         forget_handoffs(dest, self.table, run_id)
 
     def load(self, plan: LoadPlan, files: list[FilePlan], dest: str, run_id: str) -> Iterator[LoadResult]:
@@ -88,7 +89,8 @@ class KubernetesPods:
             if state.is_completed() and isinstance(handed, LoadResult) and handed.status == "misfit":
                 yield handed
                 continue
-            error = found.error if found is not None and found.status == "failed" else _reason_of(state, file.source.key)
+            failed_here = found is not None and found.status == "failed"
+            error = found.error if failed_here else reason(state.message, file.source.key)
             logger.error("child run %s for %s ended %s: %s", future.flow_run_id, file.source.key, state.type.value,
                          error)
             yield LoadResult(file.source.key, "failed", bytes=file.source.size, error=error)
@@ -118,21 +120,12 @@ def fan_out_for(fanout: str, settings: Settings, found: Discovery, child_deploym
     if fanout == "kubernetes":
         yield KubernetesPods(child_deployment, settings.table, settings.dest_url, settings.run_id, db_limit, pass_dest)
         return
-    total = sum(f.size for f in found.files)
-    with LocalProcesses(settings.worker_count, total, len(found.files)) as processes:
+    with LocalProcesses(settings.worker_count, found.files) as processes:
         yield PrefectThreads(parallel_writers(settings.dest_url, settings.worker_count), db_limit, processes)
 
 
 
-def reason(message: str | None, file: FilePlan) -> str:
-    """The engine's own sentence from a failed state's message, without Prefect's wrapping."""
-    return _reason_text(message, file.source.key)
-
-
-def _reason_of(state, key: str) -> str:  # noqa: ANN001 - a Prefect State
-    return _reason_text(state.message, key)
-
-
-def _reason_text(message: str | None, key: str) -> str:
+def reason(message: str | None, key: str) -> str:
+    """The engine's own sentence from a failed run's or task's message, without Prefect's wrapping, naming the file."""
     text = (message or "no reason given").split(f"{FileLoadFailed.__name__}: ", 1)[-1]
     return text if text.startswith(key) else f"{key}: {text}"
