@@ -15,26 +15,51 @@ from . import ledger
 from .db import database_errors
 from .errors import DatabaseError
 from .rejects import rejects_table, storable
+from .naming import shorten
 from .text import plural
-from .types import FILE_ID_COLUMN, ColumnPlan, LoadPlan
+from .types import FILE_ID_COLUMN, ROW_HASH_COLUMN, ColumnPlan, LoadPlan
 from .writers import Writer
+
+LINEAGE_COLUMNS = frozenset({FILE_ID_COLUMN, ROW_HASH_COLUMN})
+"""Columns the tool adds to every table; no file's header maps to them."""
 
 
 def target_table(plan: LoadPlan, writer: Writer, metadata: sa.MetaData | None = None) -> sa.Table:
-    """The SQLAlchemy table the plan describes, with the ``_file_id`` lineage column (indexed: replacing a file
-    deletes by it)."""
+    """The SQLAlchemy table the plan describes, with the lineage columns ``_file_id`` and ``_row_hash`` and one
+    index on both: replacing a file deletes by the first, a row difference reads and deletes by both."""
+    default = writer.CAPABILITIES.file_id_default
     return sa.Table(
         plan.table,
         metadata or sa.MetaData(),
         *(sa.Column(c.name, writer.CAPABILITIES.sql_type(c)) for c in plan.columns),
-        _file_id_column(writer),
+        sa.Column(FILE_ID_COLUMN, sa.BigInteger, nullable=False,
+                  server_default=sa.text(default) if default else None),
+        sa.Column(ROW_HASH_COLUMN, sa.BigInteger, nullable=True),
+        sa.Index(rows_index_name(plan.table), FILE_ID_COLUMN, ROW_HASH_COLUMN),
     )
 
 
-def _file_id_column(writer: Writer) -> sa.Column:
-    default = writer.CAPABILITIES.file_id_default
-    return sa.Column(FILE_ID_COLUMN, sa.BigInteger, nullable=False, index=True,
-                     server_default=sa.text(default) if default else None)
+def rows_index_name(table: str) -> str:
+    """``ix_<table>__file_rows``, cut with a hash tag to the 63 bytes every database allows."""
+    return shorten(f"ix_{table}__file_rows", 63)
+
+
+def _add_row_hashes(conn: sa.Connection, operations, table: str) -> list[str]:  # noqa: ANN001 - alembic Operations
+    """A table created before row differences: add ``_row_hash`` and the index on both lineage columns, in place
+    of the one on ``_file_id`` alone (which it serves as well). Its files' next changes replace them whole."""
+    inspector = sa.inspect(conn)
+    changes = []
+    if ROW_HASH_COLUMN not in {c["name"] for c in inspector.get_columns(table)}:
+        operations.add_column(table, sa.Column(ROW_HASH_COLUMN, sa.BigInteger, nullable=True))
+        changes.append(f"added column {ROW_HASH_COLUMN} (row differences: each file's next change is replaced "
+                       "whole, later ones diffed)")
+    indexes = inspector.get_indexes(table)
+    if not any(i["column_names"][:2] == [FILE_ID_COLUMN, ROW_HASH_COLUMN] for i in indexes):
+        operations.create_index(rows_index_name(table), table, [FILE_ID_COLUMN, ROW_HASH_COLUMN])
+        for index in indexes:
+            if index["column_names"] == [FILE_ID_COLUMN] and index["name"]:
+                operations.drop_index(index["name"], table_name=table)
+    return changes
 
 
 def existing_columns(engine: sa.Engine, table: str) -> dict[str, ColumnPlan] | None:
@@ -44,7 +69,7 @@ def existing_columns(engine: sa.Engine, table: str) -> dict[str, ColumnPlan] | N
         return None
     found = {}
     for column in inspector.get_columns(table):
-        if column["name"] != FILE_ID_COLUMN:
+        if column["name"] not in LINEAGE_COLUMNS:
             found[column["name"]] = _logical(column["name"], column["type"])
     return found
 
@@ -97,7 +122,7 @@ def _apply(
             from alembic.operations import Operations
 
             operations = Operations(MigrationContext.configure(conn))
-            widened = []
+            changes += _add_row_hashes(conn, operations, plan.table)
             for column in plan.columns:
                 before = existing.get(column.name)
                 if before is None:

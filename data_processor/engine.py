@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from . import ddl, infer, ledger, rejects
 from .db import check_connection, database_errors
+from .diff import row_layout
 from .discover import Discovery, Problem
 from .errors import NoFilesMatched, TableLocked
 from .fanout import FanOut, InProcess, LocalProcesses
@@ -75,6 +76,21 @@ class Plan:
     @property
     def unchanged(self) -> list[FilePlan]:
         return [s.plan for s in self.scans if s.plan.state == "unchanged"]
+
+    def applied_as(self, file: FilePlan) -> str:
+        """How a pending file's rows will go in: ``new``, ``diff`` (only the rows that differ are written) or
+        ``replace`` and why; empty for a file not loaded. The load decides again against the ledger row it locks,
+        so a column widened during the run makes a planned diff a replace."""
+        entry = self.known.get(file.source.key)
+        if file.state == "unchanged":
+            return ""
+        if file.state == "new" or entry is None or not entry.rows_loaded:
+            return "new"
+        if entry.row_layout is None:
+            return "replace (its rows carry no row hashes yet; later changes are diffed)"
+        if entry.row_layout != row_layout(self.load_plan, file):
+            return "replace (its columns or their types changed)"
+        return "diff"
 
     @property
     def problems(self) -> list[Problem]:

@@ -107,7 +107,9 @@ def recorded_result(dest: str, plan: LoadPlan, file: FilePlan, run_id: str) -> L
         return None
     if row.status == "loaded" and row.sha256 == file.sha256:
         return LoadResult(file.source.key, "loaded", rows_read=row.rows_read or 0, rows_loaded=row.rows_loaded or 0,
-                          rows_rejected=row.rows_rejected or 0, bytes=row.size or 0, seconds=row.seconds or 0.0)
+                          rows_rejected=row.rows_rejected or 0, bytes=row.size or 0, seconds=row.seconds or 0.0,
+                          applied=row.applied or "", rows_inserted=row.rows_inserted or 0,
+                          rows_deleted=row.rows_deleted or 0, rows_unchanged=row.rows_unchanged or 0)
     if row.status == "failed" and row.error and row.run_id == run_id:
         return LoadResult(file.source.key, "failed", bytes=file.source.size, error=row.error)
     return None

@@ -46,6 +46,12 @@ files = sa.Table(
     sa.Column("attempted_at", sa.DateTime),
     sa.Column("error", sa.Text),
     sa.Column("run_id", sa.String(64)),
+    sa.Column("applied", sa.String(16), comment="how its last load went in: new, diff or replace"),
+    sa.Column("rows_inserted", sa.BigInteger),
+    sa.Column("rows_deleted", sa.BigInteger),
+    sa.Column("rows_unchanged", sa.BigInteger),
+    sa.Column("row_layout", sa.String(64), comment="the layout its rows' _row_hash were made under (diff.row_layout); "
+              "NULL: its rows carry no hashes, so its next change replaces it whole"),
     sa.UniqueConstraint("table_name", "file_key", name="uq_data_processor_files_table_file"),
 )
 
@@ -90,6 +96,17 @@ class Entry:
     sha256: str | None
     rows_loaded: int | None = None
     etag: str | None = None
+    row_layout: str | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A file's ledger row, locked for its load: what the table holds of the file before it."""
+
+    unchanged: bool
+    """The table already holds exactly this content: nothing to do."""
+    rows_loaded: int
+    row_layout: str | None
 
 
 def now() -> dt.datetime:
@@ -106,13 +123,20 @@ def ensure_tables(engine: sa.Engine) -> None:
     """
     if not _all_exist(engine):
         _create(engine)
-    if not _has_etag(engine):  # a ledger from before sources beyond a folder: add the column, once
-        try:
-            with engine.begin() as conn:
-                conn.execute(sa.text(f"ALTER TABLE {files.name} ADD COLUMN etag VARCHAR(128)"))
-        except sa.exc.DBAPIError:
-            if not _has_etag(engine):  # not another run adding it at the same moment
-                raise
+    present = {c["name"] for c in sa.inspect(engine).get_columns(files.name)}
+    for name in _LATER_COLUMNS:  # a ledger from an older version: add the column, once
+        if name not in present:
+            try:
+                with engine.begin() as conn:
+                    conn.execute(sa.text(f"ALTER TABLE {files.name} ADD COLUMN {name} "
+                                         f"{files.c[name].type.compile(engine.dialect)}"))
+            except sa.exc.DBAPIError:
+                if not _has_column(engine, name):  # not another run adding it at the same moment
+                    raise
+
+
+_LATER_COLUMNS = ("etag", "applied", "rows_inserted", "rows_deleted", "rows_unchanged", "row_layout")
+"""Ledger columns added after its first release (sources beyond a folder; row differences)."""
 
 
 def _create(engine: sa.Engine) -> None:
@@ -125,13 +149,15 @@ def _create(engine: sa.Engine) -> None:
             raise
 
 
-def _has_etag(engine: sa.Engine) -> bool:
-    return any(c["name"] == "etag" for c in sa.inspect(engine).get_columns(files.name))
+def _has_column(engine: sa.Engine, name: str) -> bool:
+    return any(c["name"] == name for c in sa.inspect(engine).get_columns(files.name))
 
 
-def _readable(engine: sa.Engine) -> list[sa.Column]:
-    """The ledger's columns as this database has them (``status`` may read a ledger not yet given ``etag``)."""
-    return [c for c in files.c if c.name != "etag" or _has_etag(engine)]
+def _readable(engine: sa.Engine) -> list[sa.ColumnElement]:
+    """The ledger's columns, NULL for those this database's ledger does not have yet (``status`` may read a ledger
+    that no run of this version has upgraded)."""
+    present = {c["name"] for c in sa.inspect(engine).get_columns(files.name)}
+    return [c if c.name not in _LATER_COLUMNS or c.name in present else sa.null().label(c.name) for c in files.c]
 
 
 def _all_exist(engine: sa.Engine) -> bool:
@@ -165,12 +191,13 @@ def entries(engine: sa.Engine, table: str) -> dict[str, Entry]:
     """What the ledger knows of every file of ``table``, by key (empty before the first run)."""
     if not sa.inspect(engine).has_table(files.name):
         return {}
-    etag = files.c.etag if _has_etag(engine) else sa.null().label("etag")
-    query = sa.select(
-        files.c.file_key, files.c.id, files.c.status, files.c.size, files.c.sha256, files.c.rows_loaded, etag
+    readable = {c.name: c for c in _readable(engine)}
+    query = sa.select(*(readable[name] for name in (
+        "file_key", "id", "status", "size", "sha256", "rows_loaded", "etag", "row_layout"))
     ).where(files.c.table_name == table)
     with engine.connect() as conn:
-        return {row.file_key: Entry(row.id, row.status, row.size, row.sha256, row.rows_loaded, row.etag)
+        return {row.file_key: Entry(row.id, row.status, row.size, row.sha256, row.rows_loaded, row.etag,
+                                    row.row_layout)
                 for row in conn.execute(query)}
 
 
@@ -206,17 +233,23 @@ def remove(conn: sa.Connection, file_id: int) -> None:
     conn.execute(sa.delete(files).where(files.c.id == file_id))
 
 
-def claim(conn: sa.Connection, file_id: int, file: FilePlan) -> bool:
+def claim(conn: sa.Connection, file_id: int, file: FilePlan) -> Claim:
     """Inside the file's transaction: lock its ledger row, so a second load of the same file (a rescheduled parent,
-    a retried pod still running) waits here; True if the table already holds exactly this content."""
+    a retried pod still running) waits here; says whether the table already holds exactly this content, and what
+    it holds of the file (a failed load keeps the counts and layout of the rows still there)."""
     row = conn.execute(
-        sa.select(files.c.status, files.c.size, files.c.sha256).where(files.c.id == file_id).with_for_update()
+        sa.select(files.c.status, files.c.size, files.c.sha256, files.c.rows_loaded, files.c.row_layout)
+        .where(files.c.id == file_id).with_for_update()
     ).one()
-    return row.status == "loaded" and row.sha256 == file.sha256 and row.size == file.source.size
+    unchanged = row.status == "loaded" and row.sha256 == file.sha256 and row.size == file.source.size
+    holds = row.sha256 is not None  # "new" until a load of it commits
+    return Claim(unchanged, (row.rows_loaded or 0) if holds else 0, row.row_layout if holds else None)
 
 
-def record_loaded(conn: sa.Connection, file_id: int, file: FilePlan, result: LoadResult, run_id: str) -> None:
-    """Inside the file's transaction: the ledger now describes exactly the rows just written."""
+def record_loaded(conn: sa.Connection, file_id: int, file: FilePlan, result: LoadResult, run_id: str,
+                  row_layout: str | None = None) -> None:
+    """Inside the file's transaction: the ledger now describes exactly the rows just written (``row_layout``: the
+    layout of their hashes, None when they carry none)."""
     conn.execute(
         sa.update(files)
         .where(files.c.id == file_id)
@@ -234,6 +267,11 @@ def record_loaded(conn: sa.Connection, file_id: int, file: FilePlan, result: Loa
             loaded_at=now(),
             error=None,
             run_id=run_id,
+            applied=result.applied,
+            rows_inserted=result.rows_inserted,
+            rows_deleted=result.rows_deleted,
+            rows_unchanged=result.rows_unchanged,
+            row_layout=row_layout,
         )
     )
 

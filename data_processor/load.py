@@ -1,5 +1,9 @@
 """Load one file, exactly once: its old rows out, its rows in, its rejects and its ledger row, in one transaction.
 
+A changed file whose rows carry hashes of the same layout is applied as a row difference (``diff.py``): only the
+rows it no longer has are deleted and only its new rows inserted. Otherwise its old rows are deleted and all its
+rows inserted (each with its hash, so its next change can be diffed).
+
 If anything goes wrong before the commit (a crash, a kill, too many bad rows, counts that do not reconcile) the
 transaction rolls back and the table still holds exactly what it held before; the ledger still describes it.
 A batch the database refuses is bisected under savepoints until the refused rows are found, so one bad row
@@ -12,15 +16,17 @@ import logging
 import time
 import zipfile
 
+import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
 from . import ledger
 from .db import database_errors
 from .ddl import target_table
+from .diff import StoredRows, chunks, row_hashes, row_layout
 from .errors import (
-    DatabaseError, DataProcessorError, FileChanged, ReconciliationError, TableLockLost, TooManyRejects,
-    TransientDatabaseError,
+    DatabaseError, DataProcessorError, FileChanged, ReconciliationError, TableLockLost, TerminalDatabaseError,
+    TooManyRejects, TransientDatabaseError,
 )
 from .logs import result_fields
 from .fingerprint import Witness, open_raw
@@ -28,7 +34,7 @@ from .read import iter_batches, locate_rows
 from .rejects import insert as insert_rejects
 from .rejects import rejects_table
 from .testing import pause_point
-from .types import FILE_ID_COLUMN, FilePlan, LoadPlan, LoadResult, Reject
+from .types import FILE_ID_COLUMN, ROW_HASH_COLUMN, FilePlan, LoadPlan, LoadResult, Reject
 from .validate import check_batch
 from .verify import Misfit, Pipe, Verifier
 from .writers import RowsRefused, Writer
@@ -52,6 +58,10 @@ def load_file(
     elif result.status == "misfit":
         log.info("misfit %s: nothing loaded; %s", result.key,
                  ", ".join(f"{c.name} needs {c.describe()}" for c in result.widen), extra=result_fields(result))
+    elif result.applied == "diff":
+        log.info("%s %s (diff): %d rows inserted, %d deleted, %d unchanged, %d rejected in %.1f s", result.status,
+                 result.key, result.rows_inserted, result.rows_deleted, result.rows_unchanged, result.rows_rejected,
+                 result.seconds, extra=result_fields(result))
     else:
         log.info("%s %s: %d rows loaded, %d rejected in %.1f s", result.status, result.key, result.rows_loaded,
                  result.rows_rejected, result.seconds, extra=result_fields(result))
@@ -65,10 +75,11 @@ def _load_file(engine: sa.Engine, writer: Writer, plan: LoadPlan, file: FilePlan
     try:
         with database_errors(engine), engine.begin() as conn:  # driver errors of the commit and rollback too
             ledger.hold(conn, plan.table, run_id)
-            if ledger.claim(conn, file_id, file):
+            held = ledger.claim(conn, file_id, file)
+            if held.unchanged:
                 return LoadResult(file.source.key, "skipped", bytes=file.source.size)
-            result = _load_in_transaction(conn, writer, plan, file, file_id, started)
-            ledger.record_loaded(conn, file_id, file, result, run_id)
+            result, layout = _load_in_transaction(conn, writer, plan, file, file_id, held, started)
+            ledger.record_loaded(conn, file_id, file, result, run_id, layout)
             pause_point("before-commit")
         return result
     except Misfit as exc:  # rolled back: the run widens the columns and loads the file again
@@ -113,22 +124,30 @@ def _delete_rows_of(conn: sa.Connection, table: sa.TableClause, rejects: sa.Tabl
 
 
 def _load_in_transaction(
-    conn: sa.Connection, writer: Writer, plan: LoadPlan, file: FilePlan, file_id: int, started: float
-) -> LoadResult:
+    conn: sa.Connection, writer: Writer, plan: LoadPlan, file: FilePlan, file_id: int, held: ledger.Claim,
+    started: float,
+) -> tuple[LoadResult, str | None]:
+    """The file's rows as the table must now hold them, and the layout their hashes were made under (None: the
+    raw-file fast path loaded them unhashed)."""
     metadata = sa.MetaData()
     table, rejects = target_table(plan, writer, metadata), rejects_table(metadata, plan.table)
-    _delete_rows_of(conn, table, rejects, file_id)
-    if _can_copy_file(writer, plan, file):
+    layout = row_layout(plan, file)
+    stored = _stored_rows(conn, table, file_id) if held.rows_loaded and held.row_layout == layout else None
+    conn.execute(sa.delete(rejects).where(rejects.c[FILE_ID_COLUMN] == file_id))
+    deleted = 0 if stored is not None or not held.rows_loaded else _delete_rows(conn, table, file_id)
+    applied = "diff" if stored is not None else "replace" if held.rows_loaded else "new"
+    if applied == "new" and _can_copy_file(writer, plan, file):
         copy = _copy_verified if file.verify else _copy_whole_file
         copied = copy(conn, writer, table, plan, file, file_id)
         if copied is not None:
             return LoadResult(file.source.key, "loaded", rows_read=copied, rows_loaded=copied,
-                              bytes=file.source.size, seconds=time.monotonic() - started)
-    columns = [*file.columns, FILE_ID_COLUMN]
+                              bytes=file.source.size, seconds=time.monotonic() - started, applied="new",
+                              rows_inserted=copied), None
+    columns = [*file.columns, FILE_ID_COLUMN, ROW_HASH_COLUMN]
     ragged: list[tuple[str, str]] = []
     repeated: list[tuple[str, str]] = []
     bad_rows: dict[int, str] = {}
-    read = loaded = row_base = 0
+    read = inserted = row_base = 0
 
     def on_ragged(text: str, fields: int) -> None:
         ragged.append((text, f"expected {len(file.columns)} fields, found {fields}"))
@@ -148,11 +167,16 @@ def _load_in_transaction(
             if verifier.misfit:  # nothing of the file will load: only its statistics still matter
                 continue
         bad_rows.update((row_base + row, reason) for row, reason in checked.bad.items())
-        if checked.good.num_rows:
-            stamped = checked.good.append_column(FILE_ID_COLUMN, pa.array([file_id] * checked.good.num_rows, pa.int64()))
+        good, kept, hashes = checked.good, checked.kept, row_hashes(checked.good)
+        if stored is not None:  # only the rows the table does not hold yet
+            new = np.flatnonzero(~stored.match(hashes))
+            good, kept, hashes = good.take(pa.array(new)), kept[new], hashes[new]
+        if good.num_rows:
+            stamped = good.append_column(FILE_ID_COLUMN, pa.array(np.full(good.num_rows, file_id, np.int64)))
+            stamped = stamped.append_column(ROW_HASH_COLUMN, pa.array(hashes))
             count, refused = write_isolating(conn, writer, table, columns, stamped)
-            loaded += count
-            bad_rows.update((row_base + int(checked.kept[row]), reason) for row, reason in refused)
+            inserted += count
+            bad_rows.update((row_base + int(kept[row]), reason) for row, reason in refused)
             pause_point("batch-written")
         row_base += batch.num_rows
         _check_limit(file, plan, bad_rows, ragged + repeated)
@@ -160,17 +184,59 @@ def _load_in_transaction(
     if verifier is not None:
         verifier.check()
     _check_limit(file, plan, bad_rows, ragged + repeated)  # a file of nothing but ragged rows yields no batch
+    if stored is not None:
+        pause_point("diff-inserted")
+        deleted = _delete_gone(conn, writer, table, file_id, stored)
     read += len(ragged) + len(repeated)
     found = _locate(file, bad_rows, ragged, repeated)
-    ledger_rows = len(found)
+    unchanged = stored.unchanged if stored is not None else 0
+    loaded = unchanged + inserted
     if found:
         insert_rejects(conn, rejects, plan.table, file_id, file.source.key, found)
-    if read != loaded + ledger_rows:
-        raise ReconciliationError(file.source.key, read, loaded, ledger_rows)
+    if read != loaded + len(found):
+        raise ReconciliationError(file.source.key, read, loaded, len(found))
     return LoadResult(
-        file.source.key, "loaded", rows_read=read, rows_loaded=loaded, rows_rejected=ledger_rows,
+        file.source.key, "loaded", rows_read=read, rows_loaded=loaded, rows_rejected=len(found),
         bytes=file.source.size, seconds=time.monotonic() - started, rejects_sample=tuple(found[:5]),
-    )
+        applied=applied, rows_inserted=inserted, rows_deleted=deleted, rows_unchanged=unchanged,
+    ), layout
+
+
+def _delete_rows(conn: sa.Connection, table: sa.Table, file_id: int) -> int:
+    """Every row of the file out (it is replaced whole); returns rows deleted."""
+    return conn.execute(sa.delete(table).where(table.c[FILE_ID_COLUMN] == file_id)).rowcount
+
+
+def _stored_rows(conn: sa.Connection, table: sa.Table, file_id: int) -> StoredRows | None:
+    """The hashes of the file's rows in the table, read in this transaction (the file's ledger row is locked, so
+    no one else writes its rows); None when a row has none (the file is then replaced whole)."""
+    query = sa.select(table.c[ROW_HASH_COLUMN]).where(table.c[FILE_ID_COLUMN] == file_id)
+    parts = []
+    for part in conn.execute(query, execution_options={"yield_per": _FETCH_ROWS}).scalars().partitions():
+        if None in part:
+            return None
+        parts.append(np.array(part, np.int64))
+    return StoredRows(np.concatenate(parts) if parts else np.zeros(0, np.int64))
+
+
+_FETCH_ROWS = 100_000
+_DELETE_BATCH = 500
+"""Hashes per ``DELETE … IN (…)``: well under every database's limit of bound parameters."""
+
+
+def _delete_gone(conn: sa.Connection, writer: Writer, table: sa.Table, file_id: int, stored: StoredRows) -> int:
+    """Delete the rows the new file no longer has; the table must hold exactly the copies expected."""
+    whole, some = stored.gone()
+    deleted = 0
+    for hashes in chunks(whole, _DELETE_BATCH):
+        deleted += conn.execute(sa.delete(table).where(
+            (table.c[FILE_ID_COLUMN] == file_id) & table.c[ROW_HASH_COLUMN].in_(hashes))).rowcount
+    for row_hash, copies in some:
+        deleted += writer.delete_copies(conn, table, file_id, row_hash, copies)
+    if deleted != stored.deleted:
+        raise TerminalDatabaseError(f"deleted {deleted:,} rows where the file's hashes said {stored.deleted:,} are gone; "
+                            "nothing was changed (is another process writing the table?)")
+    return deleted
 
 
 def _can_copy_file(writer: Writer, plan: LoadPlan, file: FilePlan) -> bool:

@@ -134,7 +134,8 @@ def json_formatter(**options: Any) -> logging.Formatter:
 
 
 def result_fields(result: LoadResult) -> dict[str, Any]:
-    """How one file ended, as log fields: file, status, rows_read/loaded/rejected, bytes, seconds (and error)."""
+    """How one file ended, as log fields: file, status, rows_read/loaded/rejected, bytes, seconds (and error; and
+    for a loaded file how it went in: applied, rows_inserted/deleted/unchanged)."""
     fields: dict[str, Any] = {
         "file": result.key,
         "status": result.status,
@@ -144,6 +145,9 @@ def result_fields(result: LoadResult) -> dict[str, Any]:
         "bytes": result.bytes,
         "seconds": round(result.seconds, 3),
     }
+    if result.applied:
+        fields.update(applied=result.applied, rows_inserted=result.rows_inserted, rows_deleted=result.rows_deleted,
+                      rows_unchanged=result.rows_unchanged)
     if result.error is not None:
         fields["error"] = result.error
     return fields

@@ -5,7 +5,7 @@ Rules, in order:
 - trim white space and a stray byte-order mark; lower-case;
 - every run of characters other than ``a-z``, ``0-9`` becomes one ``_``; leading and trailing ``_`` go;
 - a name that starts with a digit gets a ``c_`` prefix; an empty name becomes ``column_<position>``;
-- names the tool owns (``_file_id``) cannot be taken: the header gets a ``_2`` suffix like any duplicate;
+- names the tool owns (``_file_id``, ``_row_hash``) cannot be taken: the header gets a ``_2`` suffix like any duplicate;
 - a name longer than the database allows (63 bytes in PostgreSQL, 64 in MariaDB) is cut and given a short hash of
   the original header, so two long headers that share a prefix can never collide after truncation;
 - duplicates get ``_2``, ``_3`` … (shortened the same way when needed).
@@ -19,10 +19,10 @@ import hashlib
 import re
 import unicodedata
 
-from .types import FILE_ID_COLUMN
+from .types import FILE_ID_COLUMN, ROW_HASH_COLUMN
 
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
-_RESERVED_FOR_TOOL = frozenset({FILE_ID_COLUMN})
+_RESERVED_FOR_TOOL = frozenset({FILE_ID_COLUMN, ROW_HASH_COLUMN})
 
 
 def snake_case(header: str) -> str:

@@ -56,6 +56,10 @@ def summary_fields(summary: RunSummary) -> dict[str, Any]:
         "files_failed": len(failed),
         "rows_loaded": summary.rows_loaded,
         "rows_rejected": summary.rows_rejected,
+        "rows_inserted": summary.rows_inserted,
+        "rows_deleted": summary.rows_deleted,
+        "rows_unchanged": summary.rows_unchanged,
+        "files_diffed": summary.diffed,
         "seconds": round(summary.seconds, 3),
         "mb_per_s": round(_rate(summary), 2),
         "failed": failed,
@@ -78,7 +82,25 @@ def result_line(r: LoadResult) -> str:
     if r.status == "skipped":
         return printable(f"skipped {r.key} (unchanged since its last load)")
     rejected = f", {r.rows_rejected:,} rejected" if r.rows_rejected else ""
-    return printable(f"loaded  {r.key}: {plural(r.rows_loaded, 'row')}{rejected} in {r.seconds:.1f} s")
+    return printable(f"loaded  {r.key}: {plural(r.rows_loaded, 'row')}{rejected}{applied_text(r)} in "
+                     f"{r.seconds:.1f} s")
+
+
+def applied_text(r: LoadResult) -> str:
+    """How a changed file's rows went in, for its line: `` (diff: 12 inserted, 3 deleted, 9,800 unchanged)``."""
+    if r.applied == "diff":
+        return f" (diff: {r.rows_inserted:,} inserted, {r.rows_deleted:,} deleted, {r.rows_unchanged:,} unchanged)"
+    if r.applied == "replace":
+        return f" (replaced whole: {r.rows_deleted:,} old rows deleted)"
+    return ""
+
+
+def changes_text(summary: RunSummary) -> str:
+    """The run's row changes, when a file was diffed or replaced: ``; 12 inserted, 3 deleted, 9,800 unchanged``."""
+    if not any(r.applied in ("diff", "replace") for r in summary.results):
+        return ""
+    return (f"; {summary.rows_inserted:,} inserted, {summary.rows_deleted:,} deleted, "
+            f"{summary.rows_unchanged:,} unchanged")
 
 
 def summary_line(summary: RunSummary) -> str:
@@ -86,7 +108,8 @@ def summary_line(summary: RunSummary) -> str:
     return printable(
         f"{summary.table}: {plural(summary.count('loaded'), 'file')} loaded, {summary.count('skipped'):,} skipped "
         f"(unchanged), {failed:,} failed; {plural(summary.rows_loaded, 'row')} loaded, "
-        f"{summary.rows_rejected:,} rejected; {summary.seconds:.1f} s, {_rate(summary):.1f} MB/s"
+        f"{summary.rows_rejected:,} rejected{changes_text(summary)}; {summary.seconds:.1f} s, "
+        f"{_rate(summary):.1f} MB/s"
     )
 
 
@@ -190,11 +213,11 @@ class TextOutput:
         table = the_plan.settings.table
         out = self.out
         files = Table(Column("file", overflow="fold"), "state", "encoding", "delimiter",
-                      Column("size", justify="right"), box=None)
+                      Column("size", justify="right"), Column("applied as", overflow="fold"), box=None)
         for scan in the_plan.scans:
             p = scan.plan
             files.add_row(_cell(p.source.key), p.state, p.dialect.encoding, repr(p.dialect.delimiter),
-                          f"{p.source.size:,}")
+                          f"{p.source.size:,}", the_plan.applied_as(p))
         for failure in the_plan.failures:
             files.add_row(_cell(failure.key), "[red]unreadable[/]", "", "", _cell(failure.error or ""))
         out.print(files)
@@ -215,12 +238,15 @@ class TextOutput:
             self.out.print(printable(f"nothing loaded yet into {table or 'any table'} at {where}"), markup=False)
             return
         view = Table("table", Column("file", overflow="fold"), "status", Column("rows loaded", justify="right"),
-                     Column("rejected", justify="right"), Column("loaded at (UTC)", no_wrap=True),
-                     Column("error", overflow="fold"), box=None)
+                     Column("rejected", justify="right"), Column("last load", no_wrap=True),
+                     Column("loaded at (UTC)", no_wrap=True), Column("error", overflow="fold"), box=None)
         for row in rows:
             view.add_row(_cell(row.table_name), _cell(row.file_key), row.status, _num(row.rows_loaded),
-                         _num(row.rows_rejected), f"{row.loaded_at:%Y-%m-%d %H:%M:%S}" if row.loaded_at else "",
-                         _cell(row.error or ""))
+                         _num(row.rows_rejected), _last_load(row),
+                         f"{row.loaded_at:%Y-%m-%d %H:%M:%S}" if row.loaded_at else "", _cell(row.error or ""))
+        if len(rows) > 1 and any(row.applied for row in rows):
+            view.add_row("", "total", "", _num(sum(r.rows_loaded or 0 for r in rows)),
+                         _num(sum(r.rows_rejected or 0 for r in rows)), _last_load_total(rows), "", "")
         self.out.print(view)
 
     def note(self, message: str, action: str = "note", **fields: Any) -> None:
@@ -233,6 +259,21 @@ class TextOutput:
 
     def usage_error(self, exc: click.ClickException) -> None:
         exc.show()
+
+
+def _last_load(row: Any) -> str:
+    """How a ledger row's last load went in: ``new``, ``replace -5,000``, ``diff +12 -3 =9,800``."""
+    if row.applied == "diff":
+        return f"diff +{row.rows_inserted or 0:,} -{row.rows_deleted or 0:,} ={row.rows_unchanged or 0:,}"
+    if row.applied == "replace":
+        return f"replace -{row.rows_deleted or 0:,}"
+    return row.applied or ""
+
+
+def _last_load_total(rows: Sequence) -> str:
+    inserted = sum(r.rows_inserted or 0 for r in rows)
+    deleted = sum(r.rows_deleted or 0 for r in rows)
+    return f"+{inserted:,} -{deleted:,} ={sum(r.rows_unchanged or 0 for r in rows):,}"
 
 
 def _cell(text: str) -> Text:
@@ -341,11 +382,12 @@ class JsonOutput:
         table = the_plan.settings.table
         for scan in the_plan.scans:
             p = scan.plan
+            applied = the_plan.applied_as(p)
             self.emit(self.out, logging.INFO, "plan.file",
                       f"{p.source.key}: {p.state}, {p.dialect.encoding}, delimiter {p.dialect.delimiter!r}, "
-                      f"{plural(p.source.size, 'byte')}",
+                      f"{plural(p.source.size, 'byte')}{', ' + applied if applied else ''}",
                       file=p.source.key, state=p.state, encoding=p.dialect.encoding, delimiter=p.dialect.delimiter,
-                      bytes=p.source.size)
+                      bytes=p.source.size, applied=applied or None)
         for failure in the_plan.failures:
             self.emit(self.out, logging.ERROR, "plan.file", f"{failure.key}: unreadable: {failure.error or ''}",
                       file=failure.key, state="unreadable", error=failure.error)
@@ -370,7 +412,9 @@ class JsonOutput:
             self.emit(self.out, logging.INFO, "status.file",
                       f"{row.table_name} {row.file_key}: {row.status}, {plural(row.rows_loaded or 0, 'row')} loaded",
                       table=row.table_name, file=row.file_key, status=row.status, rows_loaded=row.rows_loaded,
-                      rows_rejected=row.rows_rejected, loaded_at=loaded_at, error=row.error)
+                      rows_rejected=row.rows_rejected, loaded_at=loaded_at, error=row.error, applied=row.applied,
+                      rows_inserted=row.rows_inserted, rows_deleted=row.rows_deleted,
+                      rows_unchanged=row.rows_unchanged)
 
     def note(self, message: str, action: str = "note", **fields: Any) -> None:
         self.emit(self.out, logging.INFO, action, message, **fields)

@@ -183,7 +183,7 @@ def check_table_name(table: str, capabilities: Capabilities) -> None:
 def check_width(plan: LoadPlan, capabilities: Capabilities) -> None:
     """Fail before any DDL when the table would have more columns than the database allows."""
     limit = capabilities.max_columns
-    width = len(plan.columns) + 1  # and the _file_id lineage column
+    width = len(plan.columns) + 2  # and the lineage columns _file_id and _row_hash
     if limit is not None and width > limit:
         widest = max(plan.files, key=lambda f: len(f.columns), default=None)
         where = f" ({widest.source.key} alone has {len(widest.columns):,})" if widest else ""

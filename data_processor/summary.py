@@ -29,6 +29,23 @@ class RunSummary:
         return sum(r.rows_rejected for r in self.results)
 
     @property
+    def rows_inserted(self) -> int:
+        return sum(r.rows_inserted for r in self.results)
+
+    @property
+    def rows_deleted(self) -> int:
+        return sum(r.rows_deleted for r in self.results)
+
+    @property
+    def rows_unchanged(self) -> int:
+        return sum(r.rows_unchanged for r in self.results)
+
+    @property
+    def diffed(self) -> int:
+        """Files applied as a row difference."""
+        return sum(r.applied == "diff" for r in self.results)
+
+    @property
     def bytes_loaded(self) -> int:
         return sum(r.bytes for r in self.results if r.status == "loaded")
 

@@ -23,6 +23,14 @@ engine widens the table and loads the file again, so a run's summary never shows
 FILE_ID_COLUMN = "_file_id"
 """Lineage column on every loaded row: the ledger id of the file it came from."""
 
+ROW_HASH_COLUMN = "_row_hash"
+"""A hash of the row's values as loaded (``diff.row_hashes``): what a changed file's rows are matched by. NULL on
+rows loaded by the raw-file fast path, which never parses them."""
+
+Applied = Literal["", "new", "diff", "replace"]
+"""How a loaded file's rows went in: ``new`` (the table held none of them), ``diff`` (only the rows that differ
+were deleted and inserted), ``replace`` (every old row deleted, every row inserted)."""
+
 
 @dataclass(frozen=True)
 class SourceFile:
@@ -144,6 +152,11 @@ class LoadResult:
     rejects_sample: tuple[Reject, ...] = field(default=())
     widen: tuple[ColumnPlan, ...] = ()
     """For a misfit: the planned columns the file needs wider, as they must become."""
+    applied: Applied = ""
+    rows_inserted: int = 0
+    rows_deleted: int = 0
+    rows_unchanged: int = 0
+    """rows_loaded == rows_unchanged + rows_inserted: the file's rows the table now holds."""
 
 
 @cache

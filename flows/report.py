@@ -97,7 +97,8 @@ def failure_message(summary: RunSummary) -> str:
 
 
 def publish(summary: RunSummary) -> dict:
-    """Table artifact (file, status, rows, seconds, MB/s) and a completed/failed event with the summary."""
+    """Table artifact (file, status, rows, how they went in, seconds, MB/s) and a completed/failed event with the
+    summary."""
     payload = summary_payload(summary)
     rows = [
         {
@@ -105,6 +106,10 @@ def publish(summary: RunSummary) -> dict:
             "status": r.status,
             "rows loaded": r.rows_loaded,
             "rows rejected": r.rows_rejected,
+            "applied": r.applied,
+            "inserted": r.rows_inserted,
+            "deleted": r.rows_deleted,
+            "unchanged": r.rows_unchanged,
             "seconds": round(r.seconds, 1),
             "MB/s": round(r.bytes / 1e6 / r.seconds, 1) if r.seconds and r.status == "loaded" else None,
             "error": r.error or "",
@@ -118,7 +123,8 @@ def publish(summary: RunSummary) -> dict:
             f"**{summary.table}**: {plural(payload['files_loaded'], 'file')} loaded, {payload['files_skipped']} "
             f"skipped, {payload['files_failed']} failed; {plural(payload['rows_loaded'], 'row')} loaded, "
             f"{payload['rows_rejected']:,} rejected (see `{rejects_table_name(summary.table)}`); "
-            f"{payload['seconds']} s, {payload['mb_per_s']} MB/s"
+            f"{payload['rows_inserted']:,} rows inserted, {payload['rows_deleted']:,} deleted, "
+            f"{payload['rows_unchanged']:,} unchanged; {payload['seconds']} s, {payload['mb_per_s']} MB/s"
         ),
     )
     emit_event(

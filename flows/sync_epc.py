@@ -4,9 +4,12 @@ The service regenerates one zip on the 1st of each month (one CSV per year: ``ce
 ``recommendations-YYYY.csv``). This flow asks the API which release is current and downloads it into ``to`` (a
 folder or ``s3://bucket/prefix``) unless ``to`` already holds it; then it runs ``load-csv-folder`` twice as
 subflows with the zip itself as the source (members are streamed, never extracted): certificates into one table,
-recommendations into another. Files are keyed by member name, so next month's ``certificates-2021.csv`` replaces
-this month's rows of that file; a year file gone from the release has its rows pruned (certificates can disappear
-from the register, so a release replaces, it does not only append).
+recommendations into another. Files are keyed by member name, so next month's ``certificates-2021.csv`` becomes
+that file's rows, applied as a row difference (only the certificates added, removed or changed are written); a year
+file gone from the release has its rows pruned (certificates can disappear from the register, so a release
+replaces, it does not only append). What changed is published for the people downstream: the ``epc-release-changes``
+table artifact (per year file: added, removed, unchanged) and the ``data-processor.epc-release.completed`` event
+with the totals.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ import os
 from typing import Literal
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
+from prefect.events import emit_event
 
 from data_processor.errors import ConfigError, ServiceRefused
 from data_processor.fetch.download import FetchResult, fetch_epc
@@ -27,6 +31,9 @@ from flows.load_folder import load_csv_folder
 DEFAULT_API_URL = "https://api.get-energy-performance-data.communities.gov.uk"
 FETCH_RETRY_DELAYS = [60, 300, 900]
 """Seconds before each retry of a fetch that failed for a reason a retry can mend (network, service busy)."""
+
+EVENT_RELEASE_COMPLETED = "data-processor.epc-release.completed"
+"""Emitted when a release's loads end, failed or not: what changed in each table, for downstream automations."""
 
 LOADS = (("certificates", "**/certificates-*.csv"), ("recommendations", "**/recommendations-*.csv"))
 """Which members go to which table parameter, by glob over the zip's member paths."""
@@ -127,11 +134,51 @@ def sync_epc(
         markdown=_release_markdown(fetched, summaries, tables),
         description=f"EPC release {release.get('lastUpdated', '?')}",
     )
+    changes = publish_changes(release.get("lastUpdated", "?"), summaries, tables)
     failed = [tables[kind] for kind, s in summaries.items() if not isinstance(s, dict) or s.get("exit_code")]
     if failed:
         raise RuntimeError(f"EPC release {release.get('lastUpdated', '?')}: loading {', '.join(failed)} failed; "
                            "see their runs (each names every failed file and why)")
-    return {"release": release, "fetch": fetched.status, "location": fetched.location, "loads": summaries}
+    return {"release": release, "fetch": fetched.status, "location": fetched.location, "loads": summaries,
+            "changes": changes}
+
+
+def release_changes(summaries: dict, tables: dict[str, str]) -> tuple[list[dict], dict]:
+    """Per loaded file, the rows the release added, removed and left as they were; and the totals per table."""
+    rows, totals = [], {}
+    for kind, summary in summaries.items():
+        if not isinstance(summary, dict):
+            continue
+        table = tables[kind]
+        total = totals.setdefault(table, {"added": 0, "removed": 0, "unchanged": 0, "files_changed": 0})
+        for f in summary.get("files", []):
+            if f.get("status") != "loaded":
+                continue
+            rows.append({"table": table, "file": f["key"], "applied": f.get("applied", ""),
+                         "added": f.get("rows_inserted", 0), "removed": f.get("rows_deleted", 0),
+                         "unchanged": f.get("rows_unchanged", 0)})
+            total["files_changed"] += 1
+            for name, field in (("added", "rows_inserted"), ("removed", "rows_deleted"),
+                                ("unchanged", "rows_unchanged")):
+                total[name] += f.get(field, 0)
+    return rows, totals
+
+
+def publish_changes(release: str, summaries: dict, tables: dict[str, str]) -> dict:
+    """The ``epc-release-changes`` table artifact and the release's completion event; returns the totals."""
+    rows, totals = release_changes(summaries, tables)
+    added = sum(t["added"] for t in totals.values())
+    removed = sum(t["removed"] for t in totals.values())
+    create_table_artifact(
+        rows or [{"table": "", "file": "nothing changed", "applied": "", "added": 0, "removed": 0, "unchanged": 0}],
+        key="epc-release-changes",
+        description=f"**What changed in EPC release {release}**: {added:,} rows added, {removed:,} removed, in "
+                    f"{len(rows)} changed or new year files",
+    )
+    emit_event(EVENT_RELEASE_COMPLETED,
+               resource={"prefect.resource.id": "data-processor.epc-release", "prefect.resource.name": release},
+               payload={"release": release, "added": added, "removed": removed, "tables": totals})
+    return totals
 
 
 def _release_markdown(fetched: FetchResult, summaries: dict, tables: dict[str, str]) -> str:

@@ -413,3 +413,28 @@ def test_kubernetes_mode_widens_for_a_misfit_file_and_loads_it_again(prefect_api
     assert summary["schema_changes"] == ["widened column current_energy_efficiency: integer → text"]
     assert pg.scalar(f"SELECT current_energy_efficiency FROM {pg.q(pg.table)} WHERE lmk_key = 'b99'") == "0042x"
     assert pg.count() == 71
+
+
+def test_both_fan_outs_apply_a_changed_file_as_a_row_difference(prefect_api, served_child, pg, src):
+    """The next release in kubernetes fan-out (one pod per file: the result comes back through the ledger) and in
+    local fan-out (task runs): only what changed is written, and the summary and table artifact say so."""
+    monthly = {"null_values": ["NO DATA!"]}  # as sync-epc loads: every row is parsed, so every row is hashed
+    lines = rows("a", 30).splitlines(keepends=True)
+    write(src / "a" / "certificates.csv", HEADER + "".join(lines))
+    assert run_parent(pg, src, fanout="kubernetes", child_deployment=served_child, **monthly).is_completed()
+    write(src / "a" / "certificates.csv", HEADER + "".join(lines[2:][::-1]) + rows("n", 3))
+    state = run_parent(pg, src, fanout="kubernetes", child_deployment=served_child, **monthly)
+    assert state.is_completed(), state.message
+    [pod] = state.result()["files"]
+    assert (pod["applied"], pod["rows_inserted"], pod["rows_deleted"], pod["rows_unchanged"]) == ("diff", 3, 2, 28)
+
+    write(src / "a" / "certificates.csv", HEADER + "".join(lines[3:]) + rows("n", 3))
+    state = run_parent(pg, src, workers=1, **monthly)
+    assert state.is_completed(), state.message
+    summary = state.result()
+    assert (summary["rows_inserted"], summary["rows_deleted"], summary["rows_unchanged"]) == (0, 1, 30)
+    with get_client(sync_client=True) as client:
+        [table] = [a for a in client.read_latest_artifacts() if a.key == f"load-{pg.table.replace('_', '-')}"]
+    data = table.data if isinstance(table.data, list) else json.loads(table.data)
+    assert [(r["applied"], r["inserted"], r["deleted"], r["unchanged"]) for r in data] == [("diff", 0, 1, 30)]
+    assert pg.count() == 30

@@ -56,7 +56,7 @@ def test_a_load_records_what_the_table_now_holds(book):
     file = file_plan("dir/a.csv", content, etag='"e1"')
     file_id = ledger.register(book.engine, book.table, "dir/a.csv")
     with book.engine.begin() as conn:
-        assert ledger.claim(conn, file_id, file) is False  # registered, nothing loaded yet
+        assert not ledger.claim(conn, file_id, file).unchanged  # registered, nothing loaded yet
     load(book, file_id, file)
     row = ledger.recorded(book.engine, book.table, "dir/a.csv")
     assert (row.status, row.size, row.sha256, row.etag, row.encoding, row.delimiter) == (
@@ -67,8 +67,8 @@ def test_a_load_records_what_the_table_now_holds(book):
     assert ledger.entries(book.engine, book.table) == {
         "dir/a.csv": ledger.Entry(file_id, "loaded", 6, file.sha256, 2, '"e1"')}
     with book.engine.begin() as conn:
-        assert ledger.claim(conn, file_id, file) is True  # a second load of the same bytes does nothing
-        assert ledger.claim(conn, file_id, file_plan("dir/a.csv", b"a\n1\n3\n")) is False
+        assert ledger.claim(conn, file_id, file).unchanged  # a second load of the same bytes does nothing
+        assert not ledger.claim(conn, file_id, file_plan("dir/a.csv", b"a\n1\n3\n")).unchanged
 
 
 def test_a_failure_keeps_the_counts_of_what_the_table_still_holds(book):
@@ -80,7 +80,7 @@ def test_a_failure_keeps_the_counts_of_what_the_table_still_holds(book):
     assert (row.status, row.error, row.run_id, row.rows_loaded, row.sha256) == (
         "failed", "a.csv, line 3: bad", "run-2", 2, file.sha256)
     with book.engine.begin() as conn:
-        assert ledger.claim(conn, file_id, file) is False  # a failed file is loaded again
+        assert not ledger.claim(conn, file_id, file).unchanged  # a failed file is loaded again
     load(book, file_id, file, run_id="run-3")
     row = ledger.recorded(book.engine, book.table, "a.csv")
     assert (row.status, row.error, row.run_id) == ("loaded", None, "run-3")  # and the old error goes

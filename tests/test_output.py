@@ -85,7 +85,8 @@ def test_summary_fields_list_every_failure_and_name_the_rejects_table():
                                                                      Problem("e", "gone", False)])
     assert summary_fields(run) == {
         "table": "t", "files_loaded": 1, "files_skipped": 1, "files_failed": 2, "rows_loaded": 10,
-        "rows_rejected": 2, "seconds": 2.0, "mb_per_s": 2.0,
+        "rows_rejected": 2, "rows_inserted": 0, "rows_deleted": 0, "rows_unchanged": 0, "files_diffed": 0,
+        "seconds": 2.0, "mb_per_s": 2.0,
         "failed": [{"file": "c", "error": "c: bad"}, {"file": "d", "error": "unreadable"}],
         "exit_code": 1, "rejects_table": "t_rejects",
     }
@@ -172,9 +173,11 @@ def example_prepared() -> Plan:
 
 STATUS_ROWS = [
     SimpleNamespace(table_name="t", file_key="a.csv", status="loaded", rows_loaded=1234, rows_rejected=0,
-                    loaded_at=dt.datetime(2026, 1, 2, 3, 4, 5), error=None),
+                    loaded_at=dt.datetime(2026, 1, 2, 3, 4, 5), error=None, applied="diff", rows_inserted=12,
+                    rows_deleted=3, rows_unchanged=1222),
     SimpleNamespace(table_name="t", file_key="b\nc.csv", status="failed", rows_loaded=None, rows_rejected=None,
-                    loaded_at=None, error="boom"),
+                    loaded_at=None, error="boom", applied=None, rows_inserted=None, rows_deleted=None,
+                    rows_unchanged=None),
 ]
 
 
@@ -186,8 +189,8 @@ def words(text: str) -> list[str]:
 def test_text_plan(capsys):
     TextOutput().plan(example_prepared())
     assert words(capsys.readouterr().out) == [
-        "file state encoding delimiter size",
-        "[red]a.csv changed cp1252 ';' 1,234",
+        "file state encoding delimiter size applied as",
+        "[red]a.csv changed cp1252 ';' 1,234 new",
         "b.csv unreadable b.csv: cannot read",
         "note x.fifo: not a regular file",
         "existing table t",
@@ -200,9 +203,10 @@ def test_text_status(capsys):
     TextOutput().status(STATUS_ROWS, "t", "sqlite:///x.db")
     TextOutput().status([], None, "postgresql://u:***@h/db")
     assert words(capsys.readouterr().out) == [
-        "table file status rows loaded rejected loaded at (UTC) error",
-        "t a.csv loaded 1,234 0 2026-01-02 03:04:05",
+        "table file status rows loaded rejected last load loaded at (UTC) error",
+        "t a.csv loaded 1,234 0 diff +12 -3 =1,222 2026-01-02 03:04:05",
         "t b\\nc.csv failed boom",
+        "total 1,234 0 +12 -3 =1,222",
         "nothing loaded yet into any table at postgresql://u:***@h/db",
     ]
 
@@ -269,7 +273,7 @@ def test_json_plan_one_object_per_file_and_column():
     jo, out, _ = json_output()
     jo.plan(prepared)
     assert [(o["event.action"], o["message"]) for o in objects(out)] == [
-        ("plan.file", "[red]a.csv: changed, cp1252, delimiter ';', 1,234 bytes"),
+        ("plan.file", "[red]a.csv: changed, cp1252, delimiter ';', 1,234 bytes, new"),
         ("plan.file", "b.csv: unreadable: b.csv: cannot read"),
         ("note", "note    x.fifo: not a regular file"),
         ("plan.column", "existing table t: Id -> id decimal(5,2)"),
@@ -286,6 +290,8 @@ def test_json_status_one_object_per_file_with_utc_times():
     loaded, failed = objects(out)
     assert (loaded["message"], loaded["loaded_at"], loaded["rows_loaded"]) == (
         "t a.csv: loaded, 1,234 rows loaded", "2026-01-02T03:04:05+00:00", 1234)
+    assert (loaded["applied"], loaded["rows_inserted"], loaded["rows_deleted"], loaded["rows_unchanged"]) == (
+        "diff", 12, 3, 1222)
     assert (failed["file.path"], failed["status"], failed["loaded_at"], failed["error.message"]) == (
         "b\nc.csv", "failed", None, "boom")
 

@@ -88,6 +88,10 @@ class Writer(Protocol):
         """The file's own bytes straight to the database, for files the planning scan found clean (no per-row work
         in Python); rows copied. Only called when ``CAPABILITIES.copy_file`` is true."""
 
+    def delete_copies(self, conn: sa.Connection, table: sa.Table, file_id: int, row_hash: int, copies: int) -> int:
+        """Delete ``copies`` of the file's identical rows with hash ``row_hash`` (a duplicated row the new file
+        keeps fewer of), whichever they are; rows deleted."""
+
     def translate_error(self, exc: BaseException) -> DatabaseError:
         """What a driver error means to us: transient (retry), full, or terminal."""
 

@@ -98,6 +98,13 @@ copy_file = no_copy_file
 database_file = no_database_file
 
 
+def delete_copies(conn: sa.Connection, table: sa.Table, file_id: int, row_hash: int, copies: int) -> int:
+    """``DELETE … LIMIT``: identical rows are interchangeable."""
+    name = conn.dialect.identifier_preparer.format_table(table)
+    return conn.exec_driver_sql(f"DELETE FROM {name} WHERE _file_id = %s AND _row_hash = %s LIMIT %s",
+                                (file_id, row_hash, copies)).rowcount
+
+
 def widen_column(operations: Operations, table: str, column: str,
                  before: sa.types.TypeEngine, after: sa.types.TypeEngine) -> bool:
     """``ALTER TABLE … MODIFY``; strict mode makes a value that does not convert an error, never a silent zero."""

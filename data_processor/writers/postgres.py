@@ -115,6 +115,14 @@ def copy_file(conn: sa.Connection, table: sa.Table, file: FilePlan, file_id: int
     return cursor.rowcount
 
 
+def delete_copies(conn: sa.Connection, table: sa.Table, file_id: int, row_hash: int, copies: int) -> int:
+    """Identical rows differ only by their place (``ctid``)."""
+    name = conn.dialect.identifier_preparer.format_table(table)
+    return conn.exec_driver_sql(
+        f"DELETE FROM {name} WHERE ctid IN (SELECT ctid FROM {name} WHERE _file_id = %(f)s AND _row_hash = %(h)s "
+        "LIMIT %(n)s)", {"f": file_id, "h": row_hash, "n": copies}).rowcount
+
+
 def widen_column(operations: Operations, table: str, column: str,
                  before: sa.types.TypeEngine, after: sa.types.TypeEngine) -> bool:
     """``ALTER COLUMN … TYPE … USING column::type``: the explicit cast PostgreSQL wants where it has no implicit one."""

@@ -82,6 +82,15 @@ def bulk_write(conn: sa.Connection, table: sa.Table, columns: list[str], batch: 
 copy_file = no_copy_file
 
 
+def delete_copies(conn: sa.Connection, table: sa.Table, file_id: int, row_hash: int, copies: int) -> int:
+    """Identical rows differ only by their row id (under whichever of its names no column took)."""
+    rowid = next(n for n in ("rowid", "_rowid_", "oid") if n not in table.c)
+    name = conn.dialect.identifier_preparer.format_table(table)
+    return conn.exec_driver_sql(
+        f"DELETE FROM {name} WHERE {rowid} IN (SELECT {rowid} FROM {name} WHERE _file_id = ? AND _row_hash = ? "
+        "LIMIT ?)", (file_id, row_hash, copies)).rowcount
+
+
 def widen_column(operations: Operations, table: str, column: str,
                  before: sa.types.TypeEngine, after: sa.types.TypeEngine) -> bool:
     """No ALTER COLUMN … TYPE: alembic copies the table into one with the wider column, each value as it is. Left

@@ -1,0 +1,133 @@
+"""A changed file applied as a row difference: which of its rows the table already holds, which are new, which gone.
+
+**A row's identity** is a 64-bit hash of its values as they load (:func:`row_hashes`): each field after decoding
+and null handling, in the file's column order. Quoting, line endings and the file's encoding therefore do not
+change it, and an empty field is the same as a null marker (both load as NULL). Every row loaded through the
+batch path carries its hash in ``_row_hash``.
+
+**The layout** (:func:`row_layout`): a hash is of the text, and text becomes a value through its column's type,
+so the same text loads to the same value only under the same column names and types. Each file's ledger row
+records the layout its rows were hashed under; a file whose layout changed (a new column, a widened type) or
+whose rows carry no hashes (loaded by the raw-file fast path, or by a version before hashes) is replaced whole,
+which lays down the hashes its next change is diffed against.
+
+**Matching** (:class:`StoredRows`): the file's stored hashes are read once and sorted (8 bytes a row, plus 4 of
+use counts: ~80 MB for a 6.5 M-row year file), then each batch of the new file is matched as it streams. A row
+whose hash has an unused copy in the table is unchanged and not written; every other row is inserted; the copies
+left unused at the end are deleted. Rows are a multiset: two identical rows stay two, and a file that drops one
+of them deletes one.
+
+A collision (two different rows with one hash) would keep an old row in place of a new one. With a 64-bit hash
+the chance is about (changed rows × rows of the file) / 2⁶⁴: ~4·10⁻⁸ for a 6.5 M-row file with 1 % changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+
+from .types import ColumnPlan, FilePlan, LoadPlan
+
+LAYOUT_VERSION = "1"
+"""Bumped when :func:`row_hashes` changes: every file is then replaced whole once, never diffed wrongly."""
+
+_SEPARATOR, _NULL = "\x00,", "\x00N"
+"""Between fields, and in place of a null: no loaded field holds a NUL byte (such rows are rejects), so the
+joined text of two different rows always differs."""
+
+_SAME_VALUES = {"bigint": "integer"}
+"""Types that load every text to the same value: widening between them keeps a file's hashes valid."""
+
+
+def row_layout(plan: LoadPlan, file: FilePlan) -> str:
+    """What the file's hashes depend on besides its text: its columns, in order, with their types."""
+    types = {c.name: c for c in plan.columns}
+    parts = [LAYOUT_VERSION, *(f"{name}:{_value_type(types[name])}" for name in file.columns)]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def _value_type(column: ColumnPlan) -> str:
+    return _SAME_VALUES.get(column.type, column.describe())
+
+
+def row_hashes(batch: pa.RecordBatch) -> np.ndarray:
+    """One signed 64-bit hash per row of ``batch`` (string columns, as they load), in row order."""
+    if batch.num_rows == 0:
+        return np.zeros(0, np.int64)
+    joined = pc.binary_join_element_wise(*batch.columns, _SEPARATOR, null_handling="replace",
+                                         null_replacement=_NULL)
+    if isinstance(joined, pa.ChunkedArray):
+        joined = joined.combine_chunks()
+    offsets = np.frombuffer(joined.buffers()[1], np.int32, len(joined) + 1, joined.offset * 4).tolist()
+    data = memoryview(joined.buffers()[2] or b"")
+    digest = xxhash.xxh3_64_intdigest
+    hashes = np.fromiter((digest(data[start:end]) for start, end in zip(offsets, offsets[1:])), np.uint64,
+                         count=len(joined))
+    return hashes.view(np.int64)
+
+
+class StoredRows:
+    """The multiset of a file's row hashes in the table, used up as the new file's rows are matched against it."""
+
+    def __init__(self, hashes: np.ndarray) -> None:
+        hashes.sort()
+        self._hashes = hashes
+        self._used = np.zeros(len(hashes), np.int32)
+        """Copies matched so far, kept at the first position of each run of equal hashes."""
+        self.unchanged = 0
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def match(self, hashes: np.ndarray) -> np.ndarray:
+        """True for each row the table already holds (an unused copy of its hash is there); marks it used."""
+        unchanged = np.zeros(len(hashes), bool)
+        if not len(hashes) or not len(self._hashes):
+            return unchanged
+        first = np.searchsorted(self._hashes, hashes, "left")
+        copies = np.searchsorted(self._hashes, hashes, "right") - first
+        found = copies > 0
+        first_found = np.where(found, first, 0)
+        unchanged = found & (_rank_among_equals(hashes) < copies - self._used[first_found])
+        np.add.at(self._used, first[unchanged], 1)
+        self.unchanged += int(unchanged.sum())
+        return unchanged
+
+    def gone(self) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """What the new file no longer has: hashes all of whose copies go, and ``(hash, copies)`` to delete where
+        the file keeps some copies of a duplicated row."""
+        if not len(self._hashes):
+            return np.zeros(0, np.int64), []
+        starts = np.flatnonzero(np.r_[True, self._hashes[1:] != self._hashes[:-1]])
+        copies = np.diff(np.r_[starts, len(self._hashes)])
+        used = self._used[starts]
+        whole = self._hashes[starts[used == 0]]
+        partly = (used > 0) & (used < copies)
+        some = [(int(h), int(n)) for h, n in zip(self._hashes[starts[partly]], (copies - used)[partly])]
+        return whole, some
+
+    @property
+    def deleted(self) -> int:
+        return len(self._hashes) - self.unchanged
+
+
+def _rank_among_equals(hashes: np.ndarray) -> np.ndarray:
+    """For each row, how many rows before it in the batch have the same hash (0 for the first)."""
+    order = np.argsort(hashes, kind="stable")
+    ordered = hashes[order]
+    starts = np.r_[True, ordered[1:] != ordered[:-1]]
+    positions = np.arange(len(hashes))
+    ranks = np.empty(len(hashes), np.int64)
+    ranks[order] = positions - np.maximum.accumulate(np.where(starts, positions, 0))
+    return ranks
+
+
+def chunks(values: np.ndarray, size: int) -> Iterator[list[int]]:
+    """``values`` as lists of plain ints, ``size`` at a time (bound parameters of one statement)."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size].tolist()
