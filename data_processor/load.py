@@ -132,7 +132,7 @@ def _load_in_transaction(
     metadata = sa.MetaData()
     table, rejects = target_table(plan, writer, metadata), rejects_table(metadata, plan.table)
     layout = row_layout(plan, file)
-    stored = _stored_rows(conn, table, file_id) if held.rows_loaded and held.row_layout == layout else None
+    stored = _stored_rows(conn, writer, table, file_id) if held.rows_loaded and held.row_layout == layout else None
     conn.execute(sa.delete(rejects).where(rejects.c[FILE_ID_COLUMN] == file_id))
     deleted = 0 if stored is not None or not held.rows_loaded else _delete_rows(conn, table, file_id)
     applied = "diff" if stored is not None else "replace" if held.rows_loaded else "new"
@@ -162,15 +162,15 @@ def _load_in_transaction(
     for batch in batches:
         read += batch.num_rows
         checked = check_batch(batch, file, plan)
-        if verifier is not None:
-            verifier.observe(checked.good, range(len(file.columns)))
-            if verifier.misfit:  # nothing of the file will load: only its statistics still matter
-                continue
-        bad_rows.update((row_base + row, reason) for row, reason in checked.bad.items())
         good, kept, hashes = checked.good, checked.kept, row_hashes(checked.good)
         if stored is not None:  # only the rows the table does not hold yet
             new = np.flatnonzero(~stored.match(hashes))
             good, kept, hashes = good.take(pa.array(new)), kept[new], hashes[new]
+        if verifier is not None:  # a row the table holds fits its columns: it loaded under the same types
+            verifier.observe(good, range(len(file.columns)))
+            if verifier.misfit:  # nothing of the file will load: only its statistics still matter
+                continue
+        bad_rows.update((row_base + row, reason) for row, reason in checked.bad.items())
         if good.num_rows:
             stamped = good.append_column(FILE_ID_COLUMN, pa.array(np.full(good.num_rows, file_id, np.int64)))
             stamped = stamped.append_column(ROW_HASH_COLUMN, pa.array(hashes))
@@ -207,19 +207,13 @@ def _delete_rows(conn: sa.Connection, table: sa.Table, file_id: int) -> int:
     return conn.execute(sa.delete(table).where(table.c[FILE_ID_COLUMN] == file_id)).rowcount
 
 
-def _stored_rows(conn: sa.Connection, table: sa.Table, file_id: int) -> StoredRows | None:
+def _stored_rows(conn: sa.Connection, writer: Writer, table: sa.Table, file_id: int) -> StoredRows | None:
     """The hashes of the file's rows in the table, read in this transaction (the file's ledger row is locked, so
     no one else writes its rows); None when a row has none (the file is then replaced whole)."""
-    query = sa.select(table.c[ROW_HASH_COLUMN]).where(table.c[FILE_ID_COLUMN] == file_id)
-    parts = []
-    for part in conn.execute(query, execution_options={"yield_per": _FETCH_ROWS}).scalars().partitions():
-        if None in part:
-            return None
-        parts.append(np.array(part, np.int64))
-    return StoredRows(np.concatenate(parts) if parts else np.zeros(0, np.int64))
+    hashes = writer.stored_hashes(conn, table, file_id)
+    return None if hashes is None else StoredRows(hashes)
 
 
-_FETCH_ROWS = 100_000
 _DELETE_BATCH = 500
 """Hashes per ``DELETE … IN (…)``: well under every database's limit of bound parameters."""
 

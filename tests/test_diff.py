@@ -86,9 +86,12 @@ def test_a_row_hash_is_of_its_values_in_order():
         return pa.RecordBatch.from_pylist([dict(zip("ab", r)) for r in rows],
                                           schema=pa.schema([("a", pa.string()), ("b", pa.string())]))
 
-    hashes = row_hashes(batch(("x", "y"), ("x", "y"), ("y", "x"), ("x,", "y"), ("x", ",y"), ("x", None), ("x", "")))
+    rows = [("x", "y"), ("x", "y"), ("y", "x"), ("x,", "y"), ("x", ",y"), ("x", None), ("x", ""), ('x"\n', "y"),
+            ("x", '"\ny')]
+    hashes = row_hashes(batch(*rows))
     assert hashes.dtype == np.int64 and hashes[0] == hashes[1]
-    assert len(set(hashes[1:].tolist())) == 6  # order, separators inside values, NULL and "" all tell rows apart
+    assert len(set(hashes[1:].tolist())) == 8  # order, separators, quotes, newlines, NULL and "" tell rows apart
+    assert [row_hashes(batch(row))[0] for row in rows] == hashes.tolist()  # whatever else the batch holds
     assert row_hashes(batch()).tolist() == []
 
 

@@ -15,7 +15,7 @@ METHODS = [name for name, member in vars(Writer).items() if inspect.isfunction(m
 
 def test_the_protocol_names_the_surface_the_engine_uses():
     assert set(METHODS) == {"engine_options", "configure_engine", "bulk_write", "copy_file", "translate_error",
-                            "ledger_lock", "table_lock", "widen_column", "database_file", "delete_copies"}
+                            "ledger_lock", "table_lock", "widen_column", "database_file", "delete_copies", "stored_hashes"}
 
 
 @pytest.mark.parametrize("writer", WRITERS, ids=lambda w: w.__name__.rsplit(".", 1)[-1])

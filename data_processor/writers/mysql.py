@@ -26,7 +26,7 @@ from sqlalchemy.dialects import mysql as mysql_types
 
 from ..errors import DatabaseError, DatabaseFull, TableLocked, TerminalDatabaseError, TransientDatabaseError
 from . import (
-    Capabilities, RowsRefused, connection_invalidated, csv_bytes, driver_error, first_line, no_copy_file,
+    Capabilities, RowsRefused, fetched_hashes, connection_invalidated, csv_bytes, driver_error, first_line, no_copy_file,
     no_database_file, quoted_columns,
 )
 
@@ -95,6 +95,7 @@ def bulk_write(conn: sa.Connection, table: sa.Table, columns: list[str], batch: 
 
 
 copy_file = no_copy_file
+stored_hashes = fetched_hashes
 database_file = no_database_file
 
 

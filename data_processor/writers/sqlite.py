@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from ..errors import (
     ConfigError, DatabaseError, DatabaseFull, TableLocked, TerminalDatabaseError, TransientDatabaseError,
 )
-from . import Capabilities, RowsRefused, driver_error, first_line, no_copy_file, quoted_columns
+from . import Capabilities, RowsRefused, fetched_hashes, driver_error, first_line, no_copy_file, quoted_columns
 
 if TYPE_CHECKING:
     from alembic.operations import Operations
@@ -80,6 +80,7 @@ def bulk_write(conn: sa.Connection, table: sa.Table, columns: list[str], batch: 
 
 
 copy_file = no_copy_file
+stored_hashes = fetched_hashes
 
 
 def delete_copies(conn: sa.Connection, table: sa.Table, file_id: int, row_hash: int, copies: int) -> int:
