@@ -3,7 +3,9 @@
 Why: the monthly EPC release changes a little everywhere (certificates removed, fields corrected, late lodgements
 added, rows in another order), so every year file is "changed". Applied whole, each month rewrites the register;
 applied as a difference, it writes what changed. For each database this prints, for the first load and then for
-each next release, the wall time, what the database wrote and the table afterwards:
+each next release, the wall time, what the database wrote and the table afterwards (before each load the table is
+vacuumed and, on PostgreSQL, a checkpoint taken: every page a load touches is then logged whole once, as in a
+monthly run; "pages whole" counts them):
 
 * ``diff``: 0.5 % of rows removed, 0.5 % with one field changed, 1 % added, every file's rows shuffled;
 * ``replace``: the same release applied whole (the ledger is told its rows carry no hashes: how every changed
@@ -21,6 +23,7 @@ per file against the ledger, and a multiset comparison of every row on the small
     python bench/release_diff.py --mb 150 --dest postgresql://postgres@127.0.0.1:55432/bench
     python bench/release_diff.py --mb 150 --dest mysql://root@127.0.0.1:3306/test
     python bench/release_diff.py --mb 150 --dest sqlite:////tmp/bench.db
+    python bench/release_diff.py --narrow-rows 6500000 --dest postgresql://...   # memory: one 6.5 M-row file
 """
 
 from __future__ import annotations
@@ -94,6 +97,25 @@ class Meter:
                 return int(conn.execute(sa.text("SHOW GLOBAL STATUS LIKE 'Innodb_os_log_written'")).one()[1])
         return None
 
+    def settle(self) -> None:
+        """Before a measured load: the table vacuumed (autovacuum's work on the last load is not counted in this
+        one) and, on PostgreSQL, a checkpoint, so every page the load touches is logged whole once: the steady
+        state of a monthly run, and the worst case for a row difference."""
+        if self.kind == "sqlite" or not sa.inspect(self.engine).has_table(self.table):
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text(f'VACUUM "{self.table}"' if self.kind == "postgresql"
+                                 else f"ANALYZE TABLE `{self.table}`"))
+            if self.kind == "postgresql":
+                conn.execute(sa.text("CHECKPOINT"))
+
+    def full_pages(self) -> int | None:
+        """Pages PostgreSQL logged whole (``pg_stat_wal.wal_fpi``), server-wide."""
+        if self.kind != "postgresql":
+            return None
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.text("SELECT wal_fpi FROM pg_stat_wal")).scalar())
+
     def size(self) -> int:
         with self.engine.connect() as conn:
             if self.kind == "postgresql":
@@ -160,10 +182,12 @@ def load(src: Path, dest: str, table: str, workers: int) -> tuple[float, float, 
 
 
 def measure(meter: Meter, src: Path, dest: str, workers: int) -> dict:
-    written = meter.written()
+    meter.settle()
+    written, fpi = meter.written(), meter.full_pages()
     wall, peak, stored, line = load(src, dest, meter.table, workers)
-    return {"wall": wall, "written": stored if written is None else meter.written() - written, "size": meter.size(),
-            "dead": meter.dead_rows(), "rows": meter.rows(), "peak": peak, "line": line}
+    fpi = None if fpi is None else meter.full_pages() - fpi
+    return {"wall": wall, "written": stored if written is None else meter.written() - written, "fpi": fpi,
+            "size": meter.size(), "dead": meter.dead_rows(), "rows": meter.rows(), "peak": peak, "line": line}
 
 
 def main() -> None:
@@ -173,10 +197,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--keep", help="folder to keep the generated releases in (default: a temporary one)")
+    parser.add_argument("--narrow-rows", type=int, help="instead of the EPC-like files: ONE file of this many short "
+                        "rows (the row count of a big year file, without its width: what a diff holds in memory)")
     args = parser.parse_args()
 
     work = Path(args.keep or tempfile.mkdtemp(prefix="release-diff-"))
     first, second, reorder = work / "first", work / "second", work / "reorder"
+    if not first.exists() and args.narrow_rows:
+        first.mkdir(parents=True)
+        rng = random.Random(args.seed)
+        with open(first / "certificates-2020.csv", "w") as f:
+            f.write("certificate_number,address1,total_floor_area\n")
+            f.writelines(f"{i:012d},{rng.randrange(10**9)} High Street,{rng.randrange(10**4)}.{i % 100:02d}\n"
+                         for i in range(args.narrow_rows))
     if not first.exists():
         subprocess.run([sys.executable, "-m", "samples", str(first), "--layout", "current", "--mb", str(args.mb),
                         "--seed", str(args.seed)], check=True, cwd=REPO, stdout=subprocess.DEVNULL)
@@ -204,13 +237,16 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
 
     base = results["first load"]
-    print(f"\n{meter.kind}, {args.mb} MB of certificates, --workers {args.workers}, --null-values '{NULL}'")
-    print(f"{'':32} {'wall s':>7} {'× first':>8} {'written MB':>11} {'× first':>8} {'table MB':>9} "
-          f"{'dead rows':>10} {'peak MB':>8}")
+    what = f"one file of {args.narrow_rows:,} short rows" if args.narrow_rows else f"{args.mb} MB of certificates"
+    print(f"\n{meter.kind}, {what}, --workers {args.workers}, --null-values '{NULL}'")
+    print(f"{'':32} {'wall s':>7} {'× first':>8} {'written MB':>11} {'× first':>8} {'pages whole':>12} "
+          f"{'table MB':>9} {'dead rows':>10} {'peak MB':>8}")
     for name, r in results.items():
         dead = "" if r["dead"] is None else f"{r['dead']:,}"
+        fpi = "" if r["fpi"] is None else f"{r['fpi']:,}"
         print(f"{name:32} {r['wall']:7.1f} {r['wall'] / base['wall']:8.2f} {r['written'] / 1e6:11.1f} "
-              f"{r['written'] / max(base['written'], 1):8.3f} {r['size'] / 1e6:9.1f} {dead:>10} {r['peak']:8.0f}")
+              f"{r['written'] / max(base['written'], 1):8.3f} {fpi:>12} {r['size'] / 1e6:9.1f} {dead:>10} "
+              f"{r['peak']:8.0f}")
     for name, r in results.items():
         print(f"  {name}: {r['line']}")
 

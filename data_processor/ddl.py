@@ -15,7 +15,6 @@ from . import ledger
 from .db import database_errors
 from .errors import DatabaseError
 from .rejects import rejects_table, storable
-from .naming import shorten
 from .text import plural
 from .types import FILE_ID_COLUMN, ROW_HASH_COLUMN, ColumnPlan, LoadPlan
 from .writers import Writer
@@ -25,41 +24,29 @@ LINEAGE_COLUMNS = frozenset({FILE_ID_COLUMN, ROW_HASH_COLUMN})
 
 
 def target_table(plan: LoadPlan, writer: Writer, metadata: sa.MetaData | None = None) -> sa.Table:
-    """The SQLAlchemy table the plan describes, with the lineage columns ``_file_id`` and ``_row_hash`` and one
-    index on both: replacing a file deletes by the first, a row difference reads and deletes by both."""
+    """The SQLAlchemy table the plan describes, with the lineage columns: ``_file_id`` (indexed: replacing or
+    diffing a file reads and deletes by it) and ``_row_hash`` (not indexed: a file's rows are read by ``_file_id``,
+    and an index on random hashes would cost every load a random B-tree insert per row, 3× the wall of a load of
+    short rows, measured, and a row difference a full page of WAL per index page it touches)."""
     default = writer.CAPABILITIES.file_id_default
     return sa.Table(
         plan.table,
         metadata or sa.MetaData(),
         *(sa.Column(c.name, writer.CAPABILITIES.sql_type(c)) for c in plan.columns),
-        sa.Column(FILE_ID_COLUMN, sa.BigInteger, nullable=False,
+        sa.Column(FILE_ID_COLUMN, sa.BigInteger, nullable=False, index=True,
                   server_default=sa.text(default) if default else None),
         sa.Column(ROW_HASH_COLUMN, sa.BigInteger, nullable=True),
-        sa.Index(rows_index_name(plan.table), FILE_ID_COLUMN, ROW_HASH_COLUMN),
     )
 
 
-def rows_index_name(table: str) -> str:
-    """``ix_<table>__file_rows``, cut with a hash tag to the 63 bytes every database allows."""
-    return shorten(f"ix_{table}__file_rows", 63)
-
-
 def _add_row_hashes(conn: sa.Connection, operations, table: str) -> list[str]:  # noqa: ANN001 - alembic Operations
-    """A table created before row differences: add ``_row_hash`` and the index on both lineage columns, in place
-    of the one on ``_file_id`` alone (which it serves as well). Its files' next changes replace them whole."""
-    inspector = sa.inspect(conn)
-    changes = []
-    if ROW_HASH_COLUMN not in {c["name"] for c in inspector.get_columns(table)}:
-        operations.add_column(table, sa.Column(ROW_HASH_COLUMN, sa.BigInteger, nullable=True))
-        changes.append(f"added column {ROW_HASH_COLUMN} (row differences: each file's next change is replaced "
-                       "whole, later ones diffed)")
-    indexes = inspector.get_indexes(table)
-    if not any(i["column_names"][:2] == [FILE_ID_COLUMN, ROW_HASH_COLUMN] for i in indexes):
-        operations.create_index(rows_index_name(table), table, [FILE_ID_COLUMN, ROW_HASH_COLUMN])
-        for index in indexes:
-            if index["column_names"] == [FILE_ID_COLUMN] and index["name"]:
-                operations.drop_index(index["name"], table_name=table)
-    return changes
+    """A table created before row differences gets ``_row_hash`` (no rewrite on any of the three databases); its
+    files' next changes replace them whole, laying the hashes down."""
+    if ROW_HASH_COLUMN in {c["name"] for c in sa.inspect(conn).get_columns(table)}:
+        return []
+    operations.add_column(table, sa.Column(ROW_HASH_COLUMN, sa.BigInteger, nullable=True))
+    return [f"added column {ROW_HASH_COLUMN} (row differences: each file's next change is replaced whole, later "
+            "ones diffed)"]
 
 
 def existing_columns(engine: sa.Engine, table: str) -> dict[str, ColumnPlan] | None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -80,44 +79,58 @@ _NEWLINE, _QUOTE = ord("\n"), ord('"')
 
 
 class StoredRows:
-    """The multiset of a file's row hashes in the table, used up as the new file's rows are matched against it."""
+    """The multiset of a file's row hashes in the table, used up as the new file's rows are matched against it.
+
+    Memory: the sorted hashes (8 bytes a row) and one flag a row, whether its copy is matched (a row whose hash is
+    unique, nearly all of them); identical rows keep their matched count in a dict, by the run's first position.
+    """
 
     def __init__(self, hashes: np.ndarray) -> None:
         hashes.sort()
         self._hashes = hashes
-        self._used = np.zeros(len(hashes), np.int32)
-        """Copies matched so far, kept at the first position of each run of equal hashes."""
+        self._matched = np.zeros(len(hashes), bool)
+        self._matched_of_run: dict[int, int] = {}
         self.unchanged = 0
 
     def __len__(self) -> int:
         return len(self._hashes)
 
     def match(self, hashes: np.ndarray) -> np.ndarray:
-        """True for each row the table already holds (an unused copy of its hash is there); marks it used."""
+        """True for each row the table already holds (an unmatched copy of its hash is there); marks it matched."""
         unchanged = np.zeros(len(hashes), bool)
         if not len(hashes) or not len(self._hashes):
             return unchanged
         first = np.searchsorted(self._hashes, hashes, "left")
         copies = np.searchsorted(self._hashes, hashes, "right") - first
-        found = copies > 0
-        first_found = np.where(found, first, 0)
-        unchanged = found & (_rank_among_equals(hashes) < copies - self._used[first_found])
-        np.add.at(self._used, first[unchanged], 1)
+        alone = np.flatnonzero(copies == 1)
+        free = ~self._matched[first[alone]] & (_rank_among_equals(hashes)[alone] == 0)
+        unchanged[alone[free]] = True
+        self._matched[first[alone[free]]] = True
+        for row in np.flatnonzero(copies > 1).tolist():  # identical rows in the table: rare, one at a time
+            run = int(first[row])
+            if self._matched_of_run.get(run, 0) < copies[row]:
+                self._matched_of_run[run] = self._matched_of_run.get(run, 0) + 1
+                unchanged[row] = True
         self.unchanged += int(unchanged.sum())
         return unchanged
 
-    def gone(self) -> tuple[np.ndarray, list[tuple[int, int]]]:
-        """What the new file no longer has: hashes all of whose copies go, and ``(hash, copies)`` to delete where
-        the file keeps some copies of a duplicated row."""
-        if not len(self._hashes):
-            return np.zeros(0, np.int64), []
-        starts = np.flatnonzero(np.r_[True, self._hashes[1:] != self._hashes[:-1]])
-        copies = np.diff(np.r_[starts, len(self._hashes)])
-        used = self._used[starts]
-        whole = self._hashes[starts[used == 0]]
-        partly = (used > 0) & (used < copies)
-        some = [(int(h), int(n)) for h, n in zip(self._hashes[starts[partly]], (copies - used)[partly])]
-        return whole, some
+    def gone(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What the new file no longer has: each hash once, how many of its copies to delete, and whether that is
+        every copy (a duplicated row the file keeps fewer of is not)."""
+        hashes = self._hashes
+        same_as_next = np.r_[hashes[1:] == hashes[:-1], False]
+        in_run = same_as_next | np.r_[False, same_as_next[:-1]]
+        alone = hashes[~in_run & ~self._matched]
+        found, copies, every = [alone], [np.ones(len(alone), np.int64)], [np.ones(len(alone), bool)]
+        run_starts = np.flatnonzero(in_run & ~np.r_[False, same_as_next[:-1]])
+        run_ends = np.searchsorted(hashes, hashes[run_starts], "right")
+        for start, end in zip(run_starts.tolist(), run_ends.tolist()):  # identical rows: rare
+            matched = self._matched_of_run.get(start, 0)
+            if matched < end - start:
+                found.append(hashes[start:start + 1])
+                copies.append(np.array([end - start - matched], np.int64))
+                every.append(np.array([matched == 0]))
+        return np.concatenate(found), np.concatenate(copies), np.concatenate(every)
 
     @property
     def deleted(self) -> int:
@@ -133,9 +146,3 @@ def _rank_among_equals(hashes: np.ndarray) -> np.ndarray:
     ranks = np.empty(len(hashes), np.int64)
     ranks[order] = positions - np.maximum.accumulate(np.where(starts, positions, 0))
     return ranks
-
-
-def chunks(values: np.ndarray, size: int) -> Iterator[list[int]]:
-    """``values`` as lists of plain ints, ``size`` at a time (bound parameters of one statement)."""
-    for start in range(0, len(values), size):
-        yield values[start:start + size].tolist()

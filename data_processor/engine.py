@@ -202,7 +202,7 @@ def load(the_plan: Plan, fan_out: FanOut | None = None, progress: Progress = qui
         results += _widen_and_reload(the_plan, misfits, fan_out, progress)
     results.sort(key=lambda r: r.key)
     return RunSummary(settings.table, results, the_plan.problems, the_plan.changes,
-                      time.monotonic() - the_plan.started)
+                      time.monotonic() - the_plan.started, dict(the_plan.pruned or {}))
 
 
 def _widen_and_reload(the_plan: Plan, misfits: list[LoadResult], fan_out: FanOut,

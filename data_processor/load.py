@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from . import ledger
 from .db import database_errors
 from .ddl import target_table
-from .diff import StoredRows, chunks, row_hashes, row_layout
+from .diff import StoredRows, row_hashes, row_layout
 from .errors import (
     DatabaseError, DataProcessorError, FileChanged, ReconciliationError, TableLockLost, TerminalDatabaseError,
     TooManyRejects, TransientDatabaseError,
@@ -37,7 +37,7 @@ from .testing import pause_point
 from .types import FILE_ID_COLUMN, ROW_HASH_COLUMN, FilePlan, LoadPlan, LoadResult, Reject
 from .validate import check_batch
 from .verify import Misfit, Pipe, Verifier
-from .writers import RowsRefused, Writer
+from .writers import RowsRefused, Writer, gone_table
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,8 @@ def _load_in_transaction(
     metadata = sa.MetaData()
     table, rejects = target_table(plan, writer, metadata), rejects_table(metadata, plan.table)
     layout = row_layout(plan, file)
-    stored = _stored_rows(conn, writer, table, file_id) if held.rows_loaded and held.row_layout == layout else None
+    stored = _stored_rows(conn, writer, table, file_id, held.rows_loaded) if held.rows_loaded and \
+        held.row_layout == layout else None
     conn.execute(sa.delete(rejects).where(rejects.c[FILE_ID_COLUMN] == file_id))
     deleted = 0 if stored is not None or not held.rows_loaded else _delete_rows(conn, table, file_id)
     applied = "diff" if stored is not None else "replace" if held.rows_loaded else "new"
@@ -207,29 +208,32 @@ def _delete_rows(conn: sa.Connection, table: sa.Table, file_id: int) -> int:
     return conn.execute(sa.delete(table).where(table.c[FILE_ID_COLUMN] == file_id)).rowcount
 
 
-def _stored_rows(conn: sa.Connection, writer: Writer, table: sa.Table, file_id: int) -> StoredRows | None:
+def _stored_rows(conn: sa.Connection, writer: Writer, table: sa.Table, file_id: int,
+                 expected: int) -> StoredRows | None:
     """The hashes of the file's rows in the table, read in this transaction (the file's ledger row is locked, so
-    no one else writes its rows); None when a row has none (the file is then replaced whole)."""
-    hashes = writer.stored_hashes(conn, table, file_id)
-    return None if hashes is None else StoredRows(hashes)
-
-
-_DELETE_BATCH = 500
-"""Hashes per ``DELETE … IN (…)``: well under every database's limit of bound parameters."""
+    no one else writes its rows); None when a row has none or the table does not hold the rows the ledger counts
+    (the file is then replaced whole)."""
+    hashes = writer.stored_hashes(conn, table, file_id, expected)
+    return None if hashes is None or len(hashes) != expected else StoredRows(hashes)
 
 
 def _delete_gone(conn: sa.Connection, writer: Writer, table: sa.Table, file_id: int, stored: StoredRows) -> int:
-    """Delete the rows the new file no longer has; the table must hold exactly the copies expected."""
-    whole, some = stored.gone()
-    deleted = 0
-    for hashes in chunks(whole, _DELETE_BATCH):
-        deleted += conn.execute(sa.delete(table).where(
-            (table.c[FILE_ID_COLUMN] == file_id) & table.c[ROW_HASH_COLUMN].in_(hashes))).rowcount
-    for row_hash, copies in some:
-        deleted += writer.delete_copies(conn, table, file_id, row_hash, copies)
+    """Delete the rows the new file no longer has, listed in a temporary table (bulk-written: no WAL on
+    PostgreSQL); the table must hold exactly the copies expected."""
+    if not stored.deleted:
+        return 0
+    hashes, copies, every = stored.gone()
+    gone = gone_table()
+    gone.drop(conn, checkfirst=True)  # MariaDB keeps a temporary table for the session: one a failed load left
+    gone.create(conn)
+    listed = pa.record_batch([pa.array(hashes), pa.array(copies), pa.array(every.astype(np.int16))],
+                             names=["row_hash", "copies", "every"])
+    writer.bulk_write(conn, gone, listed.schema.names, listed)
+    deleted = writer.delete_gone(conn, table, file_id, gone)
+    gone.drop(conn)
     if deleted != stored.deleted:
-        raise TerminalDatabaseError(f"deleted {deleted:,} rows where the file's hashes said {stored.deleted:,} are gone; "
-                            "nothing was changed (is another process writing the table?)")
+        raise TerminalDatabaseError(f"deleted {deleted:,} rows where the file's hashes said {stored.deleted:,} "
+                                    "are gone; nothing was changed (is another process writing the table?)")
     return deleted
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .discover import Problem
 from .types import LoadResult
@@ -16,6 +16,8 @@ class RunSummary:
     problems: list[Problem]
     changes: list[str]
     seconds: float
+    pruned: dict[str, int] = field(default_factory=dict)
+    """Rows deleted per file no longer matched (``--prune``)."""
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)

@@ -67,6 +67,17 @@ def test_a_month_then_the_same_month_again_then_a_new_release(prefect_api, pg, s
         assert month["fetch"] == "downloaded" and month["release"]["lastUpdated"] == service.last_updated
         assert pg.count() == 75  # 2021's rows pruned, 2022's replaced, 2023's added
         assert json.dumps(month["loads"]["certificates"]["files_loaded"]) == "2"
+        # 2022 kept its 60 certificates and gained 10: a row difference; 2023 new; 2021 pruned
+        assert month["changes"][pg.table] == {"added": 15, "removed": 40, "unchanged": 60, "files_changed": 3}
+        assert month["changes"][f"{pg.table}_rec"] == {"added": 30, "removed": 80, "unchanged": 120,
+                                                       "files_changed": 3}
+        with get_client(sync_client=True) as client:
+            (changes,) = [a for a in client.read_latest_artifacts() if a.key == "epc-release-changes"]
+        data = changes.data if isinstance(changes.data, list) else json.loads(changes.data)
+        assert {"table": pg.table, "file": "certificates-2022.csv", "applied": "diff", "added": 10, "removed": 0,
+                "unchanged": 60} in data
+        assert {"table": pg.table, "file": "certificates-2021.csv", "applied": "pruned", "added": 0, "removed": 40,
+                "unchanged": 0} in data
     finally:
         with pg.engine.begin() as conn:
             for table in (f"{pg.table}_rec", f"{pg.table}_rec_rejects"):

@@ -15,7 +15,7 @@ METHODS = [name for name, member in vars(Writer).items() if inspect.isfunction(m
 
 def test_the_protocol_names_the_surface_the_engine_uses():
     assert set(METHODS) == {"engine_options", "configure_engine", "bulk_write", "copy_file", "translate_error",
-                            "ledger_lock", "table_lock", "widen_column", "database_file", "delete_copies", "stored_hashes"}
+                            "ledger_lock", "table_lock", "widen_column", "database_file", "delete_gone", "stored_hashes"}
 
 
 @pytest.mark.parametrize("writer", WRITERS, ids=lambda w: w.__name__.rsplit(".", 1)[-1])
@@ -39,3 +39,15 @@ def test_a_raw_file_copy_is_declared_not_probed(writer):
 
 def test_dialect_names_map_to_writers():
     assert [writer_for(n) for n in ("postgresql", "mysql", "mariadb", "sqlite")] == [postgres, mysql, mysql, sqlite]
+
+
+def test_filling_makes_room_when_more_rows_come_than_expected():
+    import numpy as np
+
+    from data_processor.writers import Filling
+
+    filling = Filling(2)
+    for piece in ([1, 2], [3], [4, 5, 6]):
+        filling.add(np.array(piece, np.int64))
+    assert filling.array().tolist() == [1, 2, 3, 4, 5, 6]
+    assert Filling(0).array().tolist() == []

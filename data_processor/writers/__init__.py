@@ -89,13 +89,13 @@ class Writer(Protocol):
         """The file's own bytes straight to the database, for files the planning scan found clean (no per-row work
         in Python); rows copied. Only called when ``CAPABILITIES.copy_file`` is true."""
 
-    def stored_hashes(self, conn: sa.Connection, table: sa.Table, file_id: int) -> np.ndarray | None:
-        """The ``_row_hash`` of every row of the file, in any order, read in the caller's transaction; None when a
-        row has none (loaded unhashed)."""
+    def stored_hashes(self, conn: sa.Connection, table: sa.Table, file_id: int, expected: int) -> np.ndarray | None:
+        """The ``_row_hash`` of the file's rows (``expected`` of them, the ledger says), in any order, read in the
+        caller's transaction; None, or fewer than expected, when a row has none (loaded unhashed)."""
 
-    def delete_copies(self, conn: sa.Connection, table: sa.Table, file_id: int, row_hash: int, copies: int) -> int:
-        """Delete ``copies`` of the file's identical rows with hash ``row_hash`` (a duplicated row the new file
-        keeps fewer of), whichever they are; rows deleted."""
+    def delete_gone(self, conn: sa.Connection, table: sa.Table, file_id: int, gone: sa.Table) -> int:
+        """Delete the file's rows that ``gone`` (:func:`gone_table`) lists: ``copies`` rows of each ``row_hash``,
+        whichever of identical rows they are, in one pass over the file's rows; rows deleted."""
 
     def translate_error(self, exc: BaseException) -> DatabaseError:
         """What a driver error means to us: transient (retry), full, or terminal."""
@@ -120,15 +120,44 @@ def no_copy_file(conn: sa.Connection, table: sa.Table, file: FilePlan, file_id: 
     raise NotImplementedError(f"{conn.dialect.name} loads in batches only (CAPABILITIES.copy_file is false)")
 
 
-def fetched_hashes(conn: sa.Connection, table: sa.Table, file_id: int) -> np.ndarray | None:
+def fetched_hashes(conn: sa.Connection, table: sa.Table, file_id: int, expected: int) -> np.ndarray | None:
     """``stored_hashes`` through the driver's cursor, 100,000 rows at a time (about 1 µs a row)."""
     query = sa.select(table.c[ROW_HASH_COLUMN]).where(table.c[FILE_ID_COLUMN] == file_id)
-    parts = []
+    hashes = Filling(expected)
     for part in conn.execute(query, execution_options={"yield_per": 100_000}).scalars().partitions():
         if None in part:
             return None
-        parts.append(np.array(part, np.int64))
-    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        hashes.add(np.array(part, np.int64))
+    return hashes.array()
+
+
+def gone_table(name: str = "data_processor_gone") -> sa.Table:
+    """A temporary table of the rows a row difference deletes: each hash once, the copies to delete, and whether
+    that is every copy (PostgreSQL drops it at commit; the others when the load is done with it)."""
+    return sa.Table(
+        name, sa.MetaData(),
+        sa.Column("row_hash", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("copies", sa.BigInteger, nullable=False),
+        sa.Column("every", sa.SmallInteger, nullable=False),
+        prefixes=["TEMPORARY"], postgresql_on_commit="DROP",
+    )
+
+
+class Filling:
+    """An int64 array filled piece by piece into room made for the rows expected (no second copy of them all)."""
+
+    def __init__(self, expected: int) -> None:
+        self._array = np.empty(max(expected, 0), np.int64)
+        self._size = 0
+
+    def add(self, piece: np.ndarray) -> None:
+        if self._size + len(piece) > len(self._array):  # more rows than the ledger said: make room
+            self._array = np.concatenate([self._array[:self._size], np.empty(self._size + 2 * len(piece), np.int64)])
+        self._array[self._size:self._size + len(piece)] = piece
+        self._size += len(piece)
+
+    def array(self) -> np.ndarray:
+        return self._array[:self._size]
 
 
 def no_database_file(url: sa.URL) -> str | None:

@@ -99,11 +99,17 @@ stored_hashes = fetched_hashes
 database_file = no_database_file
 
 
-def delete_copies(conn: sa.Connection, table: sa.Table, file_id: int, row_hash: int, copies: int) -> int:
-    """``DELETE … LIMIT``: identical rows are interchangeable."""
-    name = conn.dialect.identifier_preparer.format_table(table)
-    return conn.exec_driver_sql(f"DELETE FROM {name} WHERE _file_id = %s AND _row_hash = %s LIMIT %s",
-                                (file_id, row_hash, copies)).rowcount
+def delete_gone(conn: sa.Connection, table: sa.Table, file_id: int, gone: sa.Table) -> int:
+    """Rows none of whose copies stay: one joined ``DELETE`` over the file's rows. Identical rows the file keeps
+    some of (rare): ``DELETE … LIMIT`` each, as InnoDB shows no row id."""
+    name, listed = (conn.dialect.identifier_preparer.format_table(t) for t in (table, gone))
+    deleted = conn.exec_driver_sql(f"DELETE t FROM {name} t JOIN {listed} g ON t._row_hash = g.row_hash "
+                                   "WHERE t._file_id = %s AND g.every = 1", (file_id,)).rowcount
+    some = conn.exec_driver_sql(f"SELECT row_hash, copies FROM {listed} WHERE every = 0").all()
+    for row_hash, copies in some:
+        deleted += conn.exec_driver_sql(f"DELETE FROM {name} WHERE _file_id = %s AND _row_hash = %s LIMIT %s",
+                                        (file_id, row_hash, copies)).rowcount
+    return deleted
 
 
 def widen_column(operations: Operations, table: str, column: str,
