@@ -76,6 +76,7 @@ def summary_payload(summary: RunSummary) -> dict:
         "schema_changes": list(summary.changes),
         "files": [asdict(r) | {"rejects_sample": [asdict(x) for x in r.rejects_sample]} for r in summary.results],
         "problems": [asdict(p) for p in summary.problems],
+        "pruned": dict(summary.pruned),
     }
 
 
@@ -84,7 +85,7 @@ def summary_from_payload(payload: dict) -> RunSummary:
     results = [LoadResult(**(f | {"rejects_sample": tuple(Reject(**x) for x in f["rejects_sample"])}))
                for f in payload["files"]]
     return RunSummary(payload["table"], results, [Problem(**p) for p in payload["problems"]],
-                      payload["schema_changes"], payload["seconds"])
+                      payload["schema_changes"], payload["seconds"], payload.get("pruned", {}))
 
 
 def failure_message(summary: RunSummary) -> str:

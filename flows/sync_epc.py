@@ -144,7 +144,8 @@ def sync_epc(
 
 
 def release_changes(summaries: dict, tables: dict[str, str]) -> tuple[list[dict], dict]:
-    """Per loaded file, the rows the release added, removed and left as they were; and the totals per table."""
+    """Per loaded or pruned file, the rows the release added, removed and left as they were; and the totals per
+    table."""
     rows, totals = [], {}
     for kind, summary in summaries.items():
         if not isinstance(summary, dict):
@@ -161,6 +162,11 @@ def release_changes(summaries: dict, tables: dict[str, str]) -> tuple[list[dict]
             for name, field in (("added", "rows_inserted"), ("removed", "rows_deleted"),
                                 ("unchanged", "rows_unchanged")):
                 total[name] += f.get(field, 0)
+        for key, removed in summary.get("pruned", {}).items():  # a year file gone from the release
+            rows.append({"table": table, "file": key, "applied": "pruned", "added": 0, "removed": removed,
+                         "unchanged": 0})
+            total["files_changed"] += 1
+            total["removed"] += removed
     return rows, totals
 
 
@@ -173,7 +179,7 @@ def publish_changes(release: str, summaries: dict, tables: dict[str, str]) -> di
         rows or [{"table": "", "file": "nothing changed", "applied": "", "added": 0, "removed": 0, "unchanged": 0}],
         key="epc-release-changes",
         description=f"**What changed in EPC release {release}**: {added:,} rows added, {removed:,} removed, in "
-                    f"{len(rows)} changed or new year files",
+                    f"{len(rows)} new, changed or removed year files",
     )
     emit_event(EVENT_RELEASE_COMPLETED,
                resource={"prefect.resource.id": "data-processor.epc-release", "prefect.resource.name": release},

@@ -278,9 +278,9 @@ def test_a_transient_database_error_is_retried_and_the_file_loads_once(prefect_a
     def kill_the_waiting_load() -> None:
         with pg.engine.connect() as admin:
             for _ in range(600):
-                pid = admin.execute(sa.text(
+                pid = admin.execute(sa.text(  # a new file's first write to the table is its COPY
                     "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE :q"
-                ), {"q": f"DELETE FROM {pg.table}%"}).scalar()
+                ), {"q": f"COPY {pg.table} %"}).scalar()
                 if pid:
                     admin.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid})
                     killed.append(pid)
