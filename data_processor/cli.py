@@ -138,8 +138,9 @@ def main(log_format: logs.LogFormat) -> None:
       data-processor load  (same options)
       data-processor status --dest postgresql://loader@db/epc --table certificates
 
-    Every run skips files already loaded unchanged, replaces the rows of changed files, and puts each bad row in
-    <table>_rejects with its file, line, raw text and reason.
+    Every run skips files already loaded unchanged, applies a changed file as a row difference (only the rows it
+    no longer has are deleted, only its new rows inserted; `plan` says which files, `status` what each last load
+    changed), and puts each bad row in <table>_rejects with its file, line, raw text and reason.
     """
     logs.configure(log_format)
     output.use(log_format)
@@ -149,7 +150,7 @@ def main(log_format: logs.LogFormat) -> None:
 @source_options
 @settings_options("lock_timeout")
 def load_command(**kwargs) -> None:
-    """Load new and changed files; skip unchanged ones.
+    """Load new and changed files (a changed one as a row difference); skip unchanged ones.
 
     Exit status: 0 every file loaded (some rows may be in the rejects table), 1 a file failed,
     2 usage, configuration or database error, or no file matched.
@@ -164,7 +165,8 @@ def load_command(**kwargs) -> None:
 @main.command("plan")
 @source_options
 def plan_command(**kwargs) -> None:
-    """Dry run: which files are new, changed or unchanged, and the schema a load would use. Writes nothing."""
+    """Dry run: which files are new, changed or unchanged, how each would go in (new, diff, or replaced whole and
+    why), and the schema a load would use. Writes nothing."""
     options = Settings(**kwargs)
     with output.current().progress() as report:
         the_plan = engine.dry_run(options, report)

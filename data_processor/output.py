@@ -415,6 +415,13 @@ class JsonOutput:
                       rows_rejected=row.rows_rejected, loaded_at=loaded_at, error=row.error, applied=row.applied,
                       rows_inserted=row.rows_inserted, rows_deleted=row.rows_deleted,
                       rows_unchanged=row.rows_unchanged)
+        if len(rows) > 1 and any(row.applied for row in rows):
+            self.emit(self.out, logging.INFO, "status.total", f"total: {_last_load_total(rows)} rows in the last loads",
+                      files=len(rows), rows_loaded=sum(r.rows_loaded or 0 for r in rows),
+                      rows_rejected=sum(r.rows_rejected or 0 for r in rows),
+                      rows_inserted=sum(r.rows_inserted or 0 for r in rows),
+                      rows_deleted=sum(r.rows_deleted or 0 for r in rows),
+                      rows_unchanged=sum(r.rows_unchanged or 0 for r in rows))
 
     def note(self, message: str, action: str = "note", **fields: Any) -> None:
         self.emit(self.out, logging.INFO, action, message, **fields)

@@ -204,7 +204,8 @@ def test_file_names_cannot_forge_lines_or_drive_the_terminal(src, tmp_path):
     status = cli("status", "--dest", dest, "--table", "t")
     assert "two\\nlines.csv" in status.stdout and "\x1b" not in status.stdout
     as_json = cli("--log-format", "json", "status", "--dest", dest, "--table", "t")
-    files = {json.loads(line)["file.path"] for line in as_json.stdout.splitlines()}
+    lines = [json.loads(line) for line in as_json.stdout.splitlines()]
+    files = {o["file.path"] for o in lines if o["event.action"] == "status.file"}
     assert {"two\nlines.csv", "\x1b[2Jred.csv"} <= files
 
 

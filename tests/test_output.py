@@ -287,7 +287,9 @@ def test_json_plan_one_object_per_file_and_column():
 def test_json_status_one_object_per_file_with_utc_times():
     jo, out, _ = json_output()
     jo.status(STATUS_ROWS, "t", "sqlite:///x.db")
-    loaded, failed = objects(out)
+    loaded, failed, total = objects(out)
+    assert (total["event.action"], total["rows_inserted"], total["rows_deleted"], total["rows_unchanged"]) == (
+        "status.total", 12, 3, 1222)
     assert (loaded["message"], loaded["loaded_at"], loaded["rows_loaded"]) == (
         "t a.csv: loaded, 1,234 rows loaded", "2026-01-02T03:04:05+00:00", 1234)
     assert (loaded["applied"], loaded["rows_inserted"], loaded["rows_deleted"], loaded["rows_unchanged"]) == (
