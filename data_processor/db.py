@@ -61,6 +61,9 @@ def make_engine(url: str) -> tuple[sa.Engine, Writer]:
     """An engine for ``url`` set up for its bulk path, and the writer module that goes with it."""
     parsed = parse_url(url)
     writer = writer_for(parsed.get_backend_name())
+    ports = parsed.query.get("port", ())
+    if any(not port.isdigit() for port in ((ports,) if isinstance(ports, str) else ports)):
+        raise ConfigError(f"--dest {masked(parsed)!r}: the port in ?port= is not a number")
     try:
         engine = sa.create_engine(parsed, pool_pre_ping=True, **writer.engine_options())
     except sa.exc.NoSuchModuleError:

@@ -63,6 +63,8 @@ def test_failed_file_exits_one_and_names_it(src, tmp_path):
         (["--dest", "not a url", "--table", "t"], "is not a database URL; expected postgresql://"),
         (["--dest", "oracle://u@h/db", "--table", "t"], "no bulk writer for database 'oracle'"),
         (["--dest", "postgresql://u:S3cret@127.0.0.1:abc/db", "--table", "t"], "the port is missing or not a number"),
+        (["--dest", "postgresql://u:S3cret@127.0.0.1/db?port=abc", "--table", "t"], "the port in ?port= is not a number"),
+        (["--dest", "mysql://u:S3cret@127.0.0.1/db?port=abc", "--table", "t"], "the port in ?port= is not a number"),
         (["--dest", "foo://u:S3cret@h/db", "--table", "t"], "no bulk writer for database 'foo'"),
         (["--dest", "postgresql+foo://u:S3cret@h/db", "--table", "t"], "SQLAlchemy has no driver 'postgresql+foo'"),
         (["--dest", "host=127.0.0.1 user=postgres password=S3cret dbname=test", "--table", "t"],

@@ -295,6 +295,19 @@ def test_a_wrong_token_is_one_line_exit_two_and_never_printed(epc, tmp_path, log
     assert missing.returncode == 2 and "set EPC_API_TOKEN" in missing.stderr
 
 
+@pytest.mark.parametrize("log_format", ["text", "json"])
+@pytest.mark.parametrize("token", ["tok-Secret-123\nsecond-line", "tok-Secret-123\rmore", "tok-\u2019Secret-123\u2019",
+                                   "tok Secret-123"])
+def test_a_token_with_characters_no_token_has_is_one_line_exit_two_never_printed_never_sent(epc, tmp_path, token,
+                                                                                             log_format):
+    result = fetch_epc(epc, tmp_path, token=token, log_format=log_format)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "EPC_API_TOKEN contains characters a token cannot have" in result.stderr
+    assert "Secret-123" not in result.stdout + result.stderr and "Traceback" not in result.stderr
+    assert epc.seen == []  # refused before any request: nothing to retry
+
+
 def test_a_dataset_the_service_does_not_have(epc, tmp_path):
     result = fetch_epc(epc, tmp_path, "--dataset", "non-domestic/csv")
     assert result.returncode == 2

@@ -22,6 +22,8 @@ from .transfer import Reporter, RetryPolicy, Target, request
 DEFAULT_API_URL = "https://api.get-energy-performance-data.communities.gov.uk"
 DEFAULT_DATASET = "domestic/csv"
 TOKEN_ENV = "EPC_API_TOKEN"
+_TOKEN = re.compile(r"[\x21-\x7e]+")
+"""What a bearer token is made of: visible ASCII (RFC 6750 allows less; nothing more can go in a header)."""
 
 _DATASET = re.compile(r"[a-z0-9-]+(/[a-z0-9-]+)*")
 
@@ -49,6 +51,9 @@ class EpcApi:
                  report: Reporter, sleep: Callable[[float], None]) -> None:
         if not token.strip():
             raise ConfigError(f"set {TOKEN_ENV} to your API token (from your GOV.UK One Login account page)")
+        if not _TOKEN.fullmatch(token.strip()):  # httpx would print the header whole, and retry it as a network error
+            raise ConfigError(f"{TOKEN_ENV} contains characters a token cannot have (a line break, a space, or a "
+                              "character outside ASCII such as a curly quote): copy it again from your account page")
         if not _DATASET.fullmatch(dataset):
             raise ConfigError(f"--dataset {dataset!r} is not a dataset path like 'domestic/csv'")
         if not api_url.startswith(("https://", "http://")):
