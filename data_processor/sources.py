@@ -114,7 +114,7 @@ def _remote_archive(url: str) -> zipfile.ZipFile:
     if cached is not None:
         cached[1].close()
         cached[2].close()
-    raw = _open_url(url)
+    raw = _open_remote_zip(url)
     try:
         archive = zipfile.ZipFile(raw)
     except BaseException:
@@ -174,6 +174,34 @@ def _open_url(url: str) -> BinaryIO:
     return fs.open(path, "rb", block_size=REMOTE_BLOCK, cache_type="readahead")
 
 
+def _open_remote_zip(url: str) -> BinaryIO:
+    return _ZipSeekable(_open_url(url))  # type: ignore[return-value]
+
+
+class _ZipSeekable:
+    """A remote file as ``zipfile`` expects a local one: a seek before its start raises OSError, which zipfile
+    takes for "no such record here". s3fs raises ValueError instead, so an empty archive (0 bytes, or 22 bytes
+    and no member) on S3 was a traceback."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        try:
+            return self._raw.seek(offset, whence)
+        except ValueError as exc:
+            raise OSError(str(exc)) from None
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - read, tell, close … as the remote file has them
+        return getattr(self._raw, name)
+
+    def __enter__(self) -> _ZipSeekable:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._raw.close()
+
+
 def _discover_remote(src: str, pattern: str) -> Discovery:
     fs, root = filesystem(src)
     shown = display(src)
@@ -193,7 +221,8 @@ def _discover_remote(src: str, pattern: str) -> Discovery:
     base = src.split("?", 1)[0].rstrip("/")
     if listing is None:  # one object: a zip archive, or a single file
         if src.split("?", 1)[0].lower().endswith(".zip"):
-            return _discover_zip(lambda: _open_url(src), shown, pattern, lambda **kw: SourceFile(None, url=src, **kw))
+            return _discover_zip(lambda: _open_remote_zip(src), shown, pattern,
+                                 lambda **kw: SourceFile(None, url=src, **kw))
         key = PurePosixPath(urlsplit(base).path).name or "file"
         found = [SourceFile(None, key, int(info.get("size") or 0), url=src, etag=_etag(info))]
         return Discovery(found if matches(key, pattern) else [])

@@ -194,6 +194,21 @@ def test_s3_prefix_loads_exactly_once_and_a_changed_object_replaces_its_rows(db,
     assert sha == hashlib.sha256((GOOD + "3,more,2020-01-03\n").encode()).hexdigest()
 
 
+def test_an_empty_zip_on_s3_is_one_line_exit_two(s3, tmp_path):
+    """0 bytes, or a valid archive without a member: one line naming it, as for a local zip."""
+    bucket = s3.bucket()
+    empty = io.BytesIO()
+    zipfile.ZipFile(empty, "w").close()
+    dest = f"sqlite:///{tmp_path}/e.db"
+    for name, content, message in (("zero.zip", b"", "not a readable zip archive"),
+                                   ("none.zip", empty.getvalue(), "no file under")):
+        url = s3.put(bucket, name, content)
+        done = cli("load", "--src", url, "--glob", "*.csv", "--dest", dest, "--table", "e")
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+
+
 @pytest.mark.parametrize("db", ["sqlite", "postgres"], indirect=True)
 def test_s3_zip_is_read_in_place(db, s3):
     bucket = s3.bucket()
