@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import os
+import posixpath
 import threading
 import zipfile
 from collections.abc import Callable
@@ -268,7 +269,15 @@ def _discover_zip(opener: Callable[[], BinaryIO], shown: str, pattern: str,
     files: dict[str, SourceFile] = {}
     problems: list[Problem] = []
     for info in members:
-        name = info.filename.rstrip("/")
+        name = member_key(info.filename)
+        if name == "":
+            continue
+        if name is None:  # never extracted, so never a danger; but its place in the release is unknowable
+            shown_name = file_key(info.filename)
+            fatal = matches(posixpath.basename(info.filename.replace("\\", "/")), posixpath.basename(pattern))
+            problems.append(Problem(shown_name, "zip member name climbs out of the archive (an absolute path or "
+                                    "'..'): not loaded", fatal=fatal))
+            continue
         if not matches(name, pattern):
             continue
         key = file_key(name)
@@ -284,6 +293,17 @@ def _discover_zip(opener: Callable[[], BinaryIO], shown: str, pattern: str,
                 problems.append(Problem(key, "appears twice in the archive; the last copy is loaded", False))
             files[key] = make(key=key, size=info.file_size, member=info.filename, etag=f"crc32:{info.CRC:08x}")
     return Discovery(sorted(files.values(), key=lambda f: f.key), problems)
+
+
+def member_key(name: str) -> str | None:
+    """A zip member's path as a key: ``./`` and a leading ``/`` dropped, ``\\`` read as ``/`` (zips made on Windows),
+    ``a/./b`` and ``a/x/../b`` folded; "" for the root itself; None for a name that leaves the root (``../x``,
+    ``a/../../x``)."""
+    text = name.replace("\\", "/").strip("/")
+    if not text:
+        return ""
+    folded = posixpath.normpath(text)
+    return None if folded == ".." or folded.startswith("../") else "" if folded == "." else folded
 
 
 def location(source: SourceFile) -> str:

@@ -194,6 +194,25 @@ def test_s3_prefix_loads_exactly_once_and_a_changed_object_replaces_its_rows(db,
     assert sha == hashlib.sha256((GOOD + "3,more,2020-01-03\n").encode()).hexdigest()
 
 
+def test_zip_member_names_are_normalised_and_unsafe_ones_reported(sqlite_db, tmp_path):
+    """``./`` and a leading ``/`` name the same file as without; a name that climbs out of the archive is never
+    loaded, and is a failure when it looks like a file the glob asks for."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        for name in ("./certificates-2005.csv", "/certificates-2002.csv", "../certificates-2003.csv",
+                     "sub/../../certificates-2004.csv", "..\\..\\certificates-2006.csv", "notes/../../readme.txt"):
+            z.writestr(name, "id\n1\n")
+    path = write(tmp_path / "release.zip", archive.getvalue())
+    found = discover_source(str(path), "certificates-*.csv")
+    assert [f.key for f in found.files] == ["certificates-2002.csv", "certificates-2005.csv"]
+    assert sorted((p.key, p.fatal) for p in found.problems) == [
+        ("../certificates-2003.csv", True), ("..\\..\\certificates-2006.csv", True), ("notes/../../readme.txt", False),
+        ("sub/../../certificates-2004.csv", True)]
+    assert all("climbs out of the archive" in p.reason for p in found.problems)
+    summary = sqlite_db.load(path, "certificates-*.csv")
+    assert (summary.count("loaded"), summary.exit_code, sqlite_db.count()) == (2, 1, 2)
+
+
 def test_an_empty_zip_on_s3_is_one_line_exit_two(s3, tmp_path):
     """0 bytes, or a valid archive without a member: one line naming it, as for a local zip."""
     bucket = s3.bucket()
