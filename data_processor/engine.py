@@ -100,16 +100,22 @@ class Plan:
         if self.table_reset:
             notes.append(Problem(table, f"the table is {'missing' if self.existing is None else 'empty'} but the "
                                  "ledger lists loaded files: loading them again", False))
-        if self.gone and not self.settings.prune:
-            notes.append(Problem(table, f"{plural(len(self.gone), 'file')} loaded earlier "
-                                 f"{'is' if len(self.gone) == 1 else 'are'} not matched now (deleted, moved, or "
-                                 f"outside --glob), e.g. {self.gone[0]}: their rows stay in the table; --prune "
+        held = [key for key in self.gone if self.known[key].sha256]  # a load of it committed: rows are there
+        if held and not self.settings.prune:
+            notes.append(Problem(table, f"{plural(len(held), 'file')} loaded earlier "
+                                 f"{'is' if len(held) == 1 else 'are'} not matched now (deleted, moved, or "
+                                 f"outside --glob), e.g. {held[0]}: their rows stay in the table; --prune "
                                  "deletes them", False))
-        elif self.gone:
-            for key in self.gone:
+        elif held:
+            for key in held:
                 done = self.pruned is not None and key in self.pruned
                 notes.append(Problem(key, f"no longer matched: pruned, its {plural(self.pruned[key], 'row')} deleted"
                                      if done else "no longer matched: --prune would delete its rows", False))
+        for key in self.gone:
+            if key not in held:
+                forgotten = self.pruned is not None and key in self.pruned
+                notes.append(Problem(key, "failed earlier, never loaded, and no longer matched: nothing of it is in "
+                                     f"the table{'; forgotten' if forgotten else ''}", False))
         return notes
 
 

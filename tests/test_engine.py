@@ -70,6 +70,21 @@ def test_a_file_no_longer_matched_is_noted_by_plan_and_pruned_by_apply(db, src):
     assert db.count() == 1
 
 
+def test_a_file_that_only_ever_failed_and_is_gone_is_not_called_loaded_earlier(db, src):
+    write(src / "a.csv", "id\n1\n")
+    write(src / "bad.csv", "id\n1\n2,3\n")
+    assert run(settings(db, src, max_bad_rows=0)).count("failed") == 1
+    (src / "bad.csv").unlink()
+    notes = [(p.key, p.reason) for p in plan(settings(db, src)).problems]
+    assert notes == [("bad.csv", "failed earlier, never loaded, and no longer matched: nothing of it is in the table")]
+    with locked(settings(db, src, prune=True)):
+        the_plan = plan(settings(db, src, prune=True))
+        apply(the_plan)
+    assert [p.reason for p in the_plan.problems] == [
+        "failed earlier, never loaded, and no longer matched: nothing of it is in the table; forgotten"]
+    assert plan(settings(db, src)).problems == []  # the ledger no longer knows it
+
+
 def test_widened_merges_what_every_misfit_file_needs():
     columns = (ColumnPlan("id", "ID", "integer"), ColumnPlan("v", "V", "integer"), ColumnPlan("d", "D", "date"))
     load_plan = LoadPlan("t", columns, ())
