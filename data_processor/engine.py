@@ -153,7 +153,8 @@ def plan(settings: Settings, fan_out: FanOut | None = None, progress: Progress =
             scans.append(scan_file(source, settings.null_values, entry))
             progress("scanned", scans[-1])
         else:
-            jobs.append(ScanJob(settings.table, source, settings.null_values, entry, table_columns))
+            jobs.append(ScanJob(settings.table, source, settings.null_values, entry, table_columns,
+                                writer.CAPABILITIES.max_columns))
     for outcome in (fan_out or InProcess()).scan(jobs):
         (scans if isinstance(outcome, FileScan) else failures).append(outcome)
         progress("scanned", outcome)

@@ -49,11 +49,14 @@ class ScanJob:
     table_columns: tuple[str, ...] | None = None
     """The existing table's columns: a file whose columns are all among them is verified while it loads instead
     of scanned in full (one pass over its bytes)."""
+    max_columns: int | None = None
+    """The database's limit: a wider file is not worth its statistics (the plan fails on its width)."""
 
 
 def scan_one(job: ScanJob) -> ScanOutcome:
     """Scan ``job.source``; a file that cannot be read comes back as a failed result naming it."""
-    return as_result(job.source.key, scan_file, job.source, job.null_values, job.entry, job.table_columns)
+    return as_result(job.source.key, scan_file, job.source, job.null_values, job.entry, job.table_columns,
+                     job.max_columns)
 
 
 def load_reported(dest: str, plan: LoadPlan, file: FilePlan, run_id: str = "") -> LoadResult:

@@ -29,11 +29,13 @@ from .writers import Capabilities
 from .types import LOGICAL_TYPES, ColumnPlan, CsvDialect, FilePlan, LoadPlan, SourceFile
 
 NAME_BYTES = 63
+"""Column names are cut to PostgreSQL's limit on every database, so a folder maps to the same columns anywhere."""
+LINEAGE_WIDTH = 2
+"""The columns the tool adds to every table: ``_file_id`` and ``_row_hash``."""
 
 LONG_ROW_BLOCK_SIZES = (16 << 20, 256 << 20)
 """Read block sizes tried, in turn, for a file with a row longer than the normal 1 MB block (memory grows with
 them, for that file only); a row longer than the last fails the file."""
-"""Column names are cut to PostgreSQL's limit on every database, so a folder maps to the same columns anywhere."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class FileScan:
 
 
 def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | None,
-              table_columns: Collection[str] | None = None) -> FileScan:
+              table_columns: Collection[str] | None = None, max_columns: int | None = None) -> FileScan:
     """Fingerprint ``source``; unless the ledger says it is loaded unchanged, gather its column statistics.
 
     When ``table_columns`` (the existing table's) already holds every column of the file, its statistics are not
@@ -86,6 +88,8 @@ def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | N
                          valid_utf8=not found.undecodable)
     if table_columns is not None and set(names) <= set(table_columns):
         return FileScan(replace(file_plan, verify=True))
+    if max_columns is not None and len(names) + LINEAGE_WIDTH > max_columns:  # 140 µs a column, for nothing
+        return FileScan(file_plan)
     for block_size in (None, *LONG_ROW_BLOCK_SIZES):
         dialect = replace(dialect, block_size=block_size)
         try:
@@ -183,7 +187,7 @@ def check_table_name(table: str, capabilities: Capabilities) -> None:
 def check_width(plan: LoadPlan, capabilities: Capabilities) -> None:
     """Fail before any DDL when the table would have more columns than the database allows."""
     limit = capabilities.max_columns
-    width = len(plan.columns) + 2  # and the lineage columns _file_id and _row_hash
+    width = len(plan.columns) + LINEAGE_WIDTH
     if limit is not None and width > limit:
         widest = max(plan.files, key=lambda f: len(f.columns), default=None)
         where = f" ({widest.source.key} alone has {len(widest.columns):,})" if widest else ""

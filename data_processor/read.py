@@ -129,7 +129,8 @@ def _arrow_header(opener: Callable[[], BinaryIO], dialect: CsvDialect, width: in
             )
             break
         except pa.ArrowInvalid as exc:
-            if "straddling" not in str(exc) or block >= MAX_HEADER_BYTES:
+            too_small = "straddling" in str(exc) or "Empty CSV file or block" in str(exc)  # Arrow says either
+            if not too_small or block >= MAX_HEADER_BYTES:
                 raise
             block *= 4  # a header longer than a block
     with reader:

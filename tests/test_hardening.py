@@ -188,6 +188,17 @@ def test_more_columns_than_the_database_allows_is_one_line(db, src):
     assert "2,002 columns (w.csv alone has 2,000)" in result.stderr
 
 
+def test_a_header_wider_than_a_read_block_says_how_wide_not_empty(src, tmp_path):
+    """90,000 columns (a 600 kB header line, wider than a 512 kB read block): the width error, not Arrow's "Empty
+    CSV file or block", and no statistics gathered for columns that can never load (that took minutes)."""
+    width = 90_000
+    write(src / "w.csv", ",".join(f"col{i}" for i in range(width)) + "\n" + ",".join("1" * width) + "\n")
+    result = cli("load", "--src", str(src), "--dest", f"sqlite:///{tmp_path}/w.db", "--table", "w")
+    assert result.returncode == 2, result.stderr
+    assert "would need 90,002 columns (w.csv alone has 90,000); sqlite allows 2,000" in result.stderr, result.stderr
+    assert "Empty CSV" not in result.stderr and "Traceback" not in result.stderr
+
+
 def test_a_table_name_longer_than_the_database_keeps_is_one_line(src, pg):
     write(src / "x.csv", "a\n1\n")
     result = cli("load", "--src", str(src), "--dest", pg.url, "--table", "t" * 200)
