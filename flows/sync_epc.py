@@ -14,18 +14,22 @@ with the totals.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.events import emit_event
+from prefect.states import Failed
 
 from data_processor.errors import ConfigError, ServiceRefused
 from data_processor.fetch.download import FetchResult, fetch_epc
 from data_processor.fetch.epc import TOKEN_ENV
+from data_processor.sources import discover_source
 from flows.load_folder import load_csv_folder
 
 DEFAULT_API_URL = "https://api.get-energy-performance-data.communities.gov.uk"
@@ -85,7 +89,13 @@ def fetch_release(to: str, api_url: str) -> FetchResult:
     return result
 
 
-@flow(name="sync-epc", log_prints=True)
+def run_name() -> str:
+    """``EPC 2026-12 (2026-12-02 06:00)``: the month whose release it loads, and when (London time)."""
+    now = dt.datetime.now(ZoneInfo("Europe/London"))
+    return f"EPC {now:%Y-%m} ({now:%Y-%m-%d %H:%M})"
+
+
+@flow(name="sync-epc", flow_run_name=run_name, log_prints=True)
 def sync_epc(
     to: str = "/data/epc",
     api_url: str = DEFAULT_API_URL,
@@ -118,8 +128,12 @@ def sync_epc(
     fetched = fetch_release(to, api_url)
     release = fetched.release or {}
     tables = {"certificates": certificates_table, "recommendations": recommendations_table}
-    summaries = {}
+    summaries: dict[str, dict | str] = {}
     for kind, glob in LOADS:
+        if not discover_source(fetched.location, glob).files:  # the archive's directory only: no data read
+            summaries[kind] = f"the release has no {glob.removeprefix('**/')} file: {tables[kind]} left as it was"
+            logger.error("%s", summaries[kind])
+            continue
         state = load_csv_folder(
             table=tables[kind], src=fetched.location, glob=glob, null_values=null_values or ["NO DATA!"],
             max_bad_rows=max_bad_rows, workers=workers, fanout=fanout, child_deployment=child_deployment,
@@ -135,12 +149,14 @@ def sync_epc(
         description=f"EPC release {release.get('lastUpdated', '?')}",
     )
     changes = publish_changes(release.get("lastUpdated", "?"), summaries, tables)
-    failed = [tables[kind] for kind, s in summaries.items() if not isinstance(s, dict) or s.get("exit_code")]
-    if failed:
-        raise RuntimeError(f"EPC release {release.get('lastUpdated', '?')}: loading {', '.join(failed)} failed; "
-                           "see their runs (each names every failed file and why)")
-    return {"release": release, "fetch": fetched.status, "location": fetched.location, "loads": summaries,
-            "changes": changes}
+    result = {"release": release, "fetch": fetched.status, "location": fetched.location, "loads": summaries,
+              "changes": changes}
+    failed = [summary if isinstance(summary, str) else f"loading {tables[kind]} failed (its run names every failed "
+              "file and why)" for kind, summary in summaries.items()
+              if not isinstance(summary, dict) or summary.get("exit_code")]
+    if failed:  # a state, not an exception: the run's message is the story, with no traceback under it
+        return Failed(message=f"EPC release {release.get('lastUpdated', '?')}: {'; '.join(failed)}", data=result)
+    return result
 
 
 def release_changes(summaries: dict, tables: dict[str, str]) -> tuple[list[dict], dict]:
@@ -203,7 +219,8 @@ def _release_markdown(fetched: FetchResult, summaries: dict, tables: dict[str, s
                          f"{summary.get('rows_rejected', 0):,} |")
         else:
             lines.append(f"| {tables[kind]} | – | – | – | – | – |")
-    return "\n".join(lines)
+    notes = [f"- {summary}" for summary in summaries.values() if isinstance(summary, str)]
+    return "\n".join(lines + ([""] + notes if notes else []))
 
 
 if __name__ == "__main__":

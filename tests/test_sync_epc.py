@@ -86,6 +86,33 @@ def test_a_month_then_the_same_month_again_then_a_new_release(prefect_api, pg, s
             conn.exec_driver_sql(f"DELETE FROM data_processor_columns WHERE table_name = '{pg.table}_rec'")
 
 
+def test_a_release_without_recommendations_loads_the_certificates_and_says_what_is_missing(
+        prefect_api, pg, tmp_path, monkeypatch):
+    from flows.sync_epc import sync_epc
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("certificates-2024.csv", CERTIFICATES + "2024-0001-8202-6036-8204,TS24 8AB,50,2024-05-31\n")
+    fake = FakeEpc(buffer.getvalue())
+    fake.start()
+    monkeypatch.setenv("EPC_API_TOKEN", TOKEN)
+    monkeypatch.setenv("DEST_SQL", pg.url)
+    try:
+        state = sync_epc(to=str(tmp_path / "epc"), api_url=fake.api_url, certificates_table=pg.table,
+                         recommendations_table=f"{pg.table}_rec", return_state=True)
+    finally:
+        fake.stop()
+    assert state.is_failed()
+    assert state.message == (f"EPC release {fake.last_updated}: the release has no recommendations-*.csv file: "
+                             f"{pg.table}_rec left as it was")
+    assert state.name == "Failed" and pg.count() == 1  # the certificates loaded all the same
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(state.state_details.flow_run_id)
+        (artifact,) = [a for a in client.read_latest_artifacts() if a.key == "epc-release"]
+    assert run.name.startswith("EPC 20")
+    assert f"- the release has no recommendations-*.csv file: {pg.table}_rec left as it was" in artifact.data
+
+
 def test_a_refused_token_fails_the_run_at_once_without_retries(prefect_api, service, tmp_path, monkeypatch):
     from flows.sync_epc import sync_epc
 
