@@ -73,6 +73,9 @@ class Witness:
         self.size = 0
         self._digest = hashlib.sha256()
         self._raw: io.BufferedReader | None = None
+        self.read_error: OSError | None = None
+        """What a read raised, kept for a consumer whose own error hides it (a COPY fed by the file says only that
+        its input failed)."""
 
     def watch(self, raw: io.BufferedReader) -> _Hashing:
         self._raw = raw
@@ -106,13 +109,21 @@ class _Hashing(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
-        count = self._file.readinto(buffer)
+        try:
+            count = self._file.readinto(buffer)
+        except OSError as exc:
+            self._witness.read_error = self._witness.read_error or exc
+            raise
         if count:
             self._witness.seen(memoryview(buffer)[:count])
         return count or 0
 
     def read(self, size: int = -1) -> bytes:
-        block = self._file.read(size)
+        try:
+            block = self._file.read(size)
+        except OSError as exc:
+            self._witness.read_error = self._witness.read_error or exc
+            raise
         self._witness.seen(block)
         return block
 

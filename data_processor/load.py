@@ -33,6 +33,7 @@ from .fingerprint import Witness, open_raw
 from .read import iter_batches, locate_rows
 from .rejects import insert as insert_rejects
 from .rejects import rejects_table
+from .sources import replaced_while_read
 from .testing import pause_point
 from .types import FILE_ID_COLUMN, ROW_HASH_COLUMN, FilePlan, LoadPlan, LoadResult, Reject
 from .validate import check_batch
@@ -95,7 +96,8 @@ def _load_file(engine: sa.Engine, writer: Writer, plan: LoadPlan, file: FilePlan
     except DataProcessorError as exc:
         error = str(exc)
     except OSError as exc:
-        error = f"{file.source.key}: cannot read: {exc.strerror or exc}"
+        error = str(FileChanged(file.source.key)) if replaced_while_read(exc) else \
+            f"{file.source.key}: cannot read: {exc.strerror or exc}"
     except zipfile.BadZipFile as exc:  # a zip member whose CRC-32 is wrong
         error = f"{file.source.key}: cannot read: corrupt zip member ({exc})"
     except pa.ArrowException as exc:
@@ -257,6 +259,10 @@ def _copy_whole_file(conn: sa.Connection, writer: Writer, table: sa.Table, plan:
             copied = writer.copy_file(conn, table, file, file_id, stream)
     except RowsRefused:
         copied = None
+    except Exception:
+        if witness.read_error is not None:  # the COPY failed because its input did: that is the story, not a retry
+            raise witness.read_error from None
+        raise
     else:
         _check_unchanged(file, witness)
     if copied != file.rows:

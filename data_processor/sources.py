@@ -175,6 +175,12 @@ def _open_url(url: str) -> BinaryIO:
     return fs.open(path, "rb", block_size=REMOTE_BLOCK, cache_type="readahead")
 
 
+def replaced_while_read(exc: BaseException) -> bool:
+    """The object was replaced while it was being read: s3fs's ``FileExpired`` (a range read whose ETag no longer
+    matches). Named, not imported: s3fs is only there for object stores."""
+    return isinstance(exc, OSError) and type(exc).__name__ == "FileExpired"
+
+
 def _open_remote_zip(url: str) -> BinaryIO:
     return _ZipSeekable(_open_url(url))  # type: ignore[return-value]
 

@@ -213,6 +213,35 @@ def test_zip_member_names_are_normalised_and_unsafe_ones_reported(sqlite_db, tmp
     assert (summary.count("loaded"), summary.exit_code, sqlite_db.count()) == (2, 1, 2)
 
 
+def test_an_object_replaced_while_it_streams_to_copy_fails_at_once_as_changed(pg, s3, tmp_path):
+    """The object is overwritten while COPY takes its bytes (paused after the first MB; the next 8 MB range read
+    finds another ETag): the file fails at once as "changed during the load", never retried as a database fault."""
+    import os
+    import subprocess
+    import sys
+
+    from data_processor.testing import PAUSE_AT, PAUSE_DIR
+    from test_crash import paused_at
+
+    bucket = s3.bucket()
+    rows = "".join(f"{i},name {i}\n" for i in range(1_000_000))  # ~14 MB: more than one 8 MB range read
+    s3.put(bucket, "dump/big.csv", "id,name\n" + rows)
+    args = [sys.executable, "-m", "data_processor", "load", "--src", f"s3://{bucket}/dump", "--glob", "*.csv",
+            "--dest", pg.url, "--table", pg.table, "--workers", "1"]
+    env = {**os.environ, PAUSE_AT: "copy-streaming", PAUSE_DIR: str(tmp_path), "DATA_PROCESSOR_RETRY_DELAYS": "30"}
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        paused_at(tmp_path, "copy-streaming", process)
+        s3.put(bucket, "dump/big.csv", "id,name\n" + rows.replace("name", "other"))
+    finally:
+        (tmp_path / "copy-streaming.go").touch()
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 1, out + err
+    assert "big.csv: changed during the load" in out + err, out + err
+    assert "attempt" not in err and "Traceback" not in err, err
+    assert pg.scalar(f"SELECT COUNT(*) FROM {pg.q(pg.table)}") == 0
+
+
 def test_an_empty_zip_on_s3_is_one_line_exit_two(s3, tmp_path):
     """0 bytes, or a valid archive without a member: one line naming it, as for a local zip."""
     bucket = s3.bucket()
