@@ -48,6 +48,9 @@ test: $(BIN)/data-processor ## Run the tests (real PostgreSQL, MariaDB, SQLite a
 bench: $(BIN)/data-processor ## Benchmark against psql \copy and pandas.to_sql (MB=200)
 	$(BIN)/python bench/benchmark.py --mb $(or $(MB),200)
 
+deploy: $(BIN)/data-processor ## Create the work pools prefect.yaml names and deploy it all (PREFECT_API_URL)
+	PREFECT=$(BIN)/prefect scripts/deploy.sh
+
 image: ## Build the container image IMAGE (data-processor:dev) with podman, docker or buildah
 	PREFECT_IMAGE=$(PREFECT_IMAGE) scripts/build-image.sh $(IMAGE)
 
@@ -60,4 +63,4 @@ clean: ## Remove the virtualenv, the sample data and the demo database
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-.PHONY: venv run test bench image lock clean help
+.PHONY: venv run test bench deploy image lock clean help

@@ -26,14 +26,21 @@ def prefect(*args: str, api: str, cwd: Path = ROOT, env: dict | None = None) -> 
 
 @pytest.fixture(scope="module")
 def deployed(prefect_api):
-    prefect("work-pool", "create", "data-processor-k8s", "--type", "kubernetes",
-            "--base-job-template", "k8s/base-job-template.json", "--overwrite", api=prefect_api)
-    prefect("work-pool", "create", "data-processor-k8s-s3", "--type", "kubernetes",
-            "--base-job-template", "k8s/base-job-template-object-storage.json", "--overwrite", api=prefect_api)
-    prefect("work-pool", "create", "data-processor-local", "--type", "process", "--overwrite", api=prefect_api)
-    prefect("--no-prompt", "deploy", "--all", api=prefect_api)
+    """What the README's deploy step does (``make deploy`` runs ``scripts/deploy.sh`` with the virtualenv's prefect),
+    twice: the second must change nothing and fail on nothing."""
+    for _ in range(2):
+        done = subprocess.run(["scripts/deploy.sh"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PREFECT_API_URL": prefect_api, "PREFECT_CLI_PROMPT": "false",
+                                   "PWD": str(ROOT), "PREFECT": f"{sys.executable} -m prefect"})
+        assert done.returncode == 0, f"scripts/deploy.sh failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     with get_client(sync_client=True) as client:
         yield {d.name: d for d in client.read_deployments()}, client
+
+
+def test_the_readme_deploys_with_the_script_the_tests_run():
+    readme = (ROOT / "README.md").read_text()
+    assert "\nmake deploy " in readme
+    assert "PREFECT=$(BIN)/prefect scripts/deploy.sh" in (ROOT / "Makefile").read_text()
 
 
 def test_every_deployment_is_created(deployed):
