@@ -11,11 +11,11 @@ records the layout its rows were hashed under; a file whose layout changed (a ne
 whose rows carry no hashes (loaded by the raw-file fast path, or by a version before hashes) is replaced whole,
 which lays down the hashes its next change is diffed against.
 
-**Matching** (:class:`StoredRows`): the file's stored hashes are read once and sorted (8 bytes a row, plus 4 of
-use counts: ~80 MB for a 6.5 M-row year file), then each batch of the new file is matched as it streams. A row
-whose hash has an unused copy in the table is unchanged and not written; every other row is inserted; the copies
-left unused at the end are deleted. Rows are a multiset: two identical rows stay two, and a file that drops one
-of them deletes one.
+**Matching** (:class:`StoredRows`): the file's stored hashes are read once and sorted (8 bytes a row, plus a
+1-byte "matched" flag: ~60 MB for a 6.5 M-row year file), then each batch of the new file is matched as it
+streams. A row whose hash has an unmatched copy in the table is unchanged and not written; every other row is
+inserted; the copies left unmatched at the end are deleted. Rows are a multiset: two identical rows stay two, and
+a file that drops one of them deletes one.
 
 A collision (two different rows with one hash) would keep an old row in place of a new one. With a 64-bit hash
 the chance is about (changed rows × rows of the file) / 2⁶⁴: ~4·10⁻⁸ for a 6.5 M-row file with 1 % changed.
