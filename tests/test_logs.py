@@ -270,8 +270,9 @@ def test_cli_json_load_every_line_is_an_object(src, tmp_path):
     status = cli("status", "--dest", dest, "--table", "t", env={"DATA_PROCESSOR_LOG_FORMAT": "json"})
     rows = json_lines(status.stdout)
     assert status.returncode == 0 and status.stderr == ""
-    assert {(r["file.path"], r["status"]) for r in rows} == {("a.csv", "loaded"), ("b.csv", "loaded"),
-                                                        ("bad.csv", "failed")}
+    assert {(r["file.path"], r["status"]) for r in rows if r["event.action"] == "status.file"} == {
+        ("a.csv", "loaded"), ("b.csv", "loaded"), ("bad.csv", "failed")}
+    assert (rows[-1]["event.action"], rows[-1]["rows_loaded"], rows[-1]["rows_inserted"]) == ("status.total", 3, 3)
 
 
 def test_cli_json_plan_one_object_per_row(src, tmp_path):
