@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,13 +109,61 @@ def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess
 
 @pytest.fixture(scope="session")
 def prefect_api(tmp_path_factory):
-    """One real Prefect API server (a subprocess, SQLite-backed) for the whole session; yields its URL."""
-    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
+    """One real Prefect API server (a subprocess) for the whole session, on PostgreSQL as production runs it (a
+    database of its own on the loopback server); yields its URL.
 
-    with temporary_settings({PREFECT_HOME: str(tmp_path_factory.mktemp("prefect-home"))}):
-        with prefect_test_harness(server_startup_timeout=60):
-            yield PREFECT_API_URL.value()
+    Not Prefect's test harness: its server keeps its state in SQLite, which answers "database is locked" under the
+    flows' concurrent writes, so a task's state or a concurrency slot could lag a minute and a test read RUNNING
+    where the run had failed. The harness's steps otherwise (its server registered as the default, the log and
+    event workers drained before the server stops)."""
+    from prefect.settings import PREFECT_HOME, PREFECT_SERVER_DATABASE_CONNECTION_URL, temporary_settings
+
+    name = f"prefect_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(POSTGRES_URL).set(drivername="postgresql+asyncpg", database=name)
+    try:
+        with temporary_settings({PREFECT_HOME: str(tmp_path_factory.mktemp("prefect-home")),
+                                 PREFECT_SERVER_DATABASE_CONNECTION_URL: url.render_as_string(False)}):
+            with _prefect_server(startup_timeout=90) as api:
+                yield api
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def _prefect_server(startup_timeout: float):
+    """A Prefect server subprocess on the settings in force, made the process's API and its default server."""
+    import socket
+
+    import prefect.context
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = SubprocessASGIServer(port=port)
+    prior = SubprocessASGIServer._instances.get(None)
+    SubprocessASGIServer._instances[None] = server  # flows that look for a server find this one
+    server.start(timeout=startup_timeout)
+    try:
+        with temporary_settings({PREFECT_API_URL: server.api_url}), \
+                prefect.context._temporary_global_settings_context(prefect.context.get_settings_context()):
+            yield server.api_url
+            APILogWorker.drain_all()
+            EventsWorker.drain_all()
+    finally:
+        server.stop()
+        if prior is not None:
+            SubprocessASGIServer._instances[None] = prior
+        else:
+            SubprocessASGIServer._instances.pop(None, None)
 
 
 @dataclass
