@@ -116,7 +116,7 @@ def prefect_api(tmp_path_factory):
     flows' concurrent writes, so a task's state or a concurrency slot could lag a minute and a test read RUNNING
     where the run had failed. The harness's steps otherwise (its server registered as the default, the log and
     event workers drained before the server stops)."""
-    from prefect.settings import PREFECT_HOME, PREFECT_SERVER_DATABASE_CONNECTION_URL, temporary_settings
+    from prefect.settings import PREFECT_HOME, temporary_settings
 
     name = f"prefect_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
@@ -124,9 +124,8 @@ def prefect_api(tmp_path_factory):
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.make_url(POSTGRES_URL).set(drivername="postgresql+asyncpg", database=name)
     try:
-        with temporary_settings({PREFECT_HOME: str(tmp_path_factory.mktemp("prefect-home")),
-                                 PREFECT_SERVER_DATABASE_CONNECTION_URL: url.render_as_string(False)}):
-            with _prefect_server(startup_timeout=90) as api:
+        with temporary_settings({PREFECT_HOME: str(tmp_path_factory.mktemp("prefect-home"))}):
+            with _prefect_server(url.render_as_string(False), startup_timeout=90) as api:
                 yield api
     finally:
         with admin.connect() as conn:
@@ -135,15 +134,17 @@ def prefect_api(tmp_path_factory):
 
 
 @contextmanager
-def _prefect_server(startup_timeout: float):
-    """A Prefect server subprocess on the settings in force, made the process's API and its default server."""
+def _prefect_server(database: str, startup_timeout: float):
+    """A Prefect server subprocess keeping its state in ``database``, made this process's API and its default
+    server. Only the server is told the database: the settings this process passes on (into a rendered Kubernetes
+    Job, say) never carry it."""
     import socket
 
     import prefect.context
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
     from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_DATABASE_CONNECTION_URL, temporary_settings
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -151,7 +152,8 @@ def _prefect_server(startup_timeout: float):
     server = SubprocessASGIServer(port=port)
     prior = SubprocessASGIServer._instances.get(None)
     SubprocessASGIServer._instances[None] = server  # flows that look for a server find this one
-    server.start(timeout=startup_timeout)
+    with temporary_settings({PREFECT_SERVER_DATABASE_CONNECTION_URL: database}):
+        server.start(timeout=startup_timeout)
     try:
         with temporary_settings({PREFECT_API_URL: server.api_url}), \
                 prefect.context._temporary_global_settings_context(prefect.context.get_settings_context()):
