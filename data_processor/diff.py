@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import xxhash
 
-from .types import ColumnPlan, FilePlan, LoadPlan
+from .types import Applied, ColumnPlan, FilePlan, LoadPlan
 
 LAYOUT_VERSION = "1"
 """Bumped when :func:`row_hashes` changes: every file is then replaced whole once, never diffed wrongly."""
@@ -49,6 +49,18 @@ def row_layout(plan: LoadPlan, file: FilePlan) -> str:
     types = {c.name: c for c in plan.columns}
     parts = [LAYOUT_VERSION, *(f"{name}:{_value_type(types[name])}" for name in file.columns)]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def applied_as(rows_held: int, held_layout: str | None, layout: str) -> tuple[Applied, str]:
+    """How a file goes in, and why, from what the table holds of it (``rows_held`` rows hashed under
+    ``held_layout``) and the layout it loads under now. The plan says it; the load decides it."""
+    if not rows_held:
+        return "new", ""
+    if held_layout is None:
+        return "replace", "its rows carry no row hashes yet; later changes are diffed"
+    if held_layout != layout:
+        return "replace", "its columns or their types changed"
+    return "diff", ""
 
 
 def _value_type(column: ColumnPlan) -> str:
@@ -101,9 +113,6 @@ class StoredRows:
         self._matched = np.zeros(len(hashes), bool)
         self._matched_of_run: dict[int, int] = {}
         self.unchanged = 0
-
-    def __len__(self) -> int:
-        return len(self._hashes)
 
     def match(self, hashes: np.ndarray) -> np.ndarray:
         """True for each row the table already holds (an unmatched copy of its hash is there); marks it matched."""

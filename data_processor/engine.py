@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from . import ddl, infer, ledger, rejects
 from .db import check_connection, database_errors
-from .diff import row_layout
+from .diff import applied_as, row_layout
 from .discover import Discovery, Problem
 from .errors import NoFilesMatched, TableLocked
 from .fanout import FanOut, InProcess, LocalProcesses
@@ -81,16 +81,13 @@ class Plan:
         """How a pending file's rows will go in: ``new``, ``diff`` (only the rows that differ are written) or
         ``replace`` and why; empty for a file not loaded. The load decides again against the ledger row it locks,
         so a column widened during the run makes a planned diff a replace."""
-        entry = self.known.get(file.source.key)
         if file.state == "unchanged":
             return ""
-        if file.state == "new" or entry is None or not entry.rows_loaded:
-            return "new"
-        if entry.row_layout is None:
-            return "replace (its rows carry no row hashes yet; later changes are diffed)"
-        if entry.row_layout != row_layout(self.load_plan, file):
-            return "replace (its columns or their types changed)"
-        return "diff"
+        entry = self.known.get(file.source.key)
+        held = entry is not None and file.state != "new"
+        how, why = applied_as((entry.rows_loaded or 0) if held else 0, entry.row_layout if held else None,
+                              row_layout(self.load_plan, file))
+        return f"{how} ({why})" if why else how
 
     @property
     def problems(self) -> list[Problem]:

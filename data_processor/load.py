@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from . import ledger
 from .db import database_errors
 from .ddl import target_table
-from .diff import StoredRows, row_hashes, row_layout
+from .diff import StoredRows, applied_as, row_hashes, row_layout
 from .errors import (
     DatabaseError, DataProcessorError, FileChanged, ReconciliationError, TableLockLost, TerminalDatabaseError,
     TooManyRejects, TransientDatabaseError,
@@ -113,16 +113,20 @@ def remove_file(engine: sa.Engine, table_name: str, file_id: int) -> int:
     """Delete a file's rows, rejects and ledger row in one transaction (the file is gone); returns rows deleted."""
     table = sa.table(table_name, sa.column(FILE_ID_COLUMN))
     with engine.begin() as conn:
-        deleted = _delete_rows_of(conn, table, rejects_table(sa.MetaData(), table_name), file_id)
+        deleted = _delete_rows(conn, table, file_id)
+        _delete_rejects(conn, rejects_table(sa.MetaData(), table_name), file_id)
         ledger.remove(conn, file_id)
     return deleted
 
 
-def _delete_rows_of(conn: sa.Connection, table: sa.TableClause, rejects: sa.Table, file_id: int) -> int:
-    """A file's rows and rejects out (the DDL creates the rejects table with the table); returns rows deleted."""
-    deleted = conn.execute(sa.delete(table).where(table.c[FILE_ID_COLUMN] == file_id)).rowcount
+def _delete_rows(conn: sa.Connection, table: sa.TableClause, file_id: int) -> int:
+    """Every row of the file out (it is replaced whole, or gone); returns rows deleted."""
+    return conn.execute(sa.delete(table).where(table.c[FILE_ID_COLUMN] == file_id)).rowcount
+
+
+def _delete_rejects(conn: sa.Connection, rejects: sa.Table, file_id: int) -> None:
+    """The file's rejects out (the DDL creates the rejects table with the table)."""
     conn.execute(sa.delete(rejects).where(rejects.c[FILE_ID_COLUMN] == file_id))
-    return deleted
 
 
 def _load_in_transaction(
@@ -134,11 +138,12 @@ def _load_in_transaction(
     metadata = sa.MetaData()
     table, rejects = target_table(plan, writer, metadata), rejects_table(metadata, plan.table)
     layout = row_layout(plan, file)
-    stored = _stored_rows(conn, writer, table, file_id, held.rows_loaded) if held.rows_loaded and \
-        held.row_layout == layout else None
-    conn.execute(sa.delete(rejects).where(rejects.c[FILE_ID_COLUMN] == file_id))
-    deleted = 0 if stored is not None or not held.rows_loaded else _delete_rows(conn, table, file_id)
-    applied = "diff" if stored is not None else "replace" if held.rows_loaded else "new"
+    applied, _ = applied_as(held.rows_loaded, held.row_layout, layout)
+    stored = _stored_rows(conn, writer, table, file_id, held.rows_loaded) if applied == "diff" else None
+    if applied == "diff" and stored is None:  # the table does not hold exactly the hashed rows the ledger counts
+        applied = "replace"
+    _delete_rejects(conn, rejects, file_id)
+    deleted = _delete_rows(conn, table, file_id) if applied == "replace" else 0
     if applied == "new" and _can_copy_file(writer, plan, file):
         copy = _copy_verified if file.verify else _copy_whole_file
         copied = copy(conn, writer, table, plan, file, file_id)
@@ -203,11 +208,6 @@ def _load_in_transaction(
         bytes=file.source.size, seconds=time.monotonic() - started, rejects_sample=tuple(found[:5]),
         applied=applied, rows_inserted=inserted, rows_deleted=deleted, rows_unchanged=unchanged,
     ), layout
-
-
-def _delete_rows(conn: sa.Connection, table: sa.Table, file_id: int) -> int:
-    """Every row of the file out (it is replaced whole); returns rows deleted."""
-    return conn.execute(sa.delete(table).where(table.c[FILE_ID_COLUMN] == file_id)).rowcount
 
 
 def _stored_rows(conn: sa.Connection, writer: Writer, table: sa.Table, file_id: int,

@@ -244,9 +244,9 @@ class TextOutput:
             view.add_row(_cell(row.table_name), _cell(row.file_key), row.status, _num(row.rows_loaded),
                          _num(row.rows_rejected), _last_load(row),
                          f"{row.loaded_at:%Y-%m-%d %H:%M:%S}" if row.loaded_at else "", _cell(row.error or ""))
-        if len(rows) > 1 and any(row.applied for row in rows):
-            view.add_row("", "total", "", _num(sum(r.rows_loaded or 0 for r in rows)),
-                         _num(sum(r.rows_rejected or 0 for r in rows)), _last_load_total(rows), "", "")
+        if total := status_total(rows):
+            view.add_row("", "total", "", _num(total["rows_loaded"]), _num(total["rows_rejected"]),
+                         _counts(total["rows_inserted"], total["rows_deleted"], total["rows_unchanged"]), "", "")
         self.out.print(view)
 
     def note(self, message: str, action: str = "note", **fields: Any) -> None:
@@ -264,16 +264,22 @@ class TextOutput:
 def _last_load(row: Any) -> str:
     """How a ledger row's last load went in: ``new``, ``replace -5,000``, ``diff +12 -3 =9,800``."""
     if row.applied == "diff":
-        return f"diff +{row.rows_inserted or 0:,} -{row.rows_deleted or 0:,} ={row.rows_unchanged or 0:,}"
+        return f"diff {_counts(row.rows_inserted, row.rows_deleted, row.rows_unchanged)}"
     if row.applied == "replace":
         return f"replace -{row.rows_deleted or 0:,}"
     return row.applied or ""
 
 
-def _last_load_total(rows: Sequence) -> str:
-    inserted = sum(r.rows_inserted or 0 for r in rows)
-    deleted = sum(r.rows_deleted or 0 for r in rows)
-    return f"+{inserted:,} -{deleted:,} ={sum(r.rows_unchanged or 0 for r in rows):,}"
+def _counts(inserted: int | None, deleted: int | None, unchanged: int | None) -> str:
+    return f"+{inserted or 0:,} -{deleted or 0:,} ={unchanged or 0:,}"
+
+
+def status_total(rows: Sequence) -> dict[str, int]:
+    """The ledger rows' counts added up, when there are several and their last loads say how they went in."""
+    if len(rows) < 2 or not any(row.applied for row in rows):
+        return {}
+    names = ("rows_loaded", "rows_rejected", "rows_inserted", "rows_deleted", "rows_unchanged")
+    return {name: sum(getattr(row, name) or 0 for row in rows) for name in names}
 
 
 def _cell(text: str) -> Text:
@@ -415,13 +421,10 @@ class JsonOutput:
                       rows_rejected=row.rows_rejected, loaded_at=loaded_at, error=row.error, applied=row.applied,
                       rows_inserted=row.rows_inserted, rows_deleted=row.rows_deleted,
                       rows_unchanged=row.rows_unchanged)
-        if len(rows) > 1 and any(row.applied for row in rows):
-            self.emit(self.out, logging.INFO, "status.total", f"total: {_last_load_total(rows)} rows in the last loads",
-                      files=len(rows), rows_loaded=sum(r.rows_loaded or 0 for r in rows),
-                      rows_rejected=sum(r.rows_rejected or 0 for r in rows),
-                      rows_inserted=sum(r.rows_inserted or 0 for r in rows),
-                      rows_deleted=sum(r.rows_deleted or 0 for r in rows),
-                      rows_unchanged=sum(r.rows_unchanged or 0 for r in rows))
+        if total := status_total(rows):
+            self.emit(self.out, logging.INFO, "status.total", f"total: {plural(total['rows_loaded'], 'row')} "
+                      f"loaded; last loads {total['rows_inserted']:,} inserted, {total['rows_deleted']:,} deleted, "
+                      f"{total['rows_unchanged']:,} unchanged", files=len(rows), **total)
 
     def note(self, message: str, action: str = "note", **fields: Any) -> None:
         self.emit(self.out, logging.INFO, action, message, **fields)

@@ -281,8 +281,8 @@ def _discover_zip(opener: Callable[[], BinaryIO], shown: str, pattern: str,
         if name is None:  # never extracted, so never a danger; but its place in the release is unknowable
             shown_name = file_key(info.filename)
             fatal = matches(posixpath.basename(info.filename.replace("\\", "/")), posixpath.basename(pattern))
-            problems.append(Problem(shown_name, "zip member name climbs out of the archive (an absolute path or "
-                                    "'..'): not loaded", fatal=fatal))
+            problems.append(Problem(shown_name, "zip member name climbs out of the archive ('..' past its root): "
+                                    "not loaded", fatal=fatal))
             continue
         if not matches(name, pattern):
             continue

@@ -143,6 +143,15 @@ def gone_table(name: str = "data_processor_gone") -> sa.Table:
     )
 
 
+def copies_to_delete(conn: sa.Connection, table: sa.Table, gone: sa.Table, row_id: str, file_id: str) -> str:
+    """SQL selecting the ``row_id`` (a database's own row address) of each of the file's rows ``gone`` lists, as
+    many copies as it says, in one pass over the file's rows (``file_id``: the driver's bound parameter)."""
+    name, listed = (conn.dialect.identifier_preparer.format_table(t) for t in (table, gone))
+    return (f"SELECT s.id FROM (SELECT {row_id} AS id, _row_hash, row_number() OVER (PARTITION BY _row_hash) AS k "
+            f"FROM {name} WHERE _file_id = {file_id} AND _row_hash IN (SELECT row_hash FROM {listed})) s "
+            f"JOIN {listed} g ON g.row_hash = s._row_hash WHERE s.k <= g.copies")
+
+
 class Filling:
     """An int64 array filled piece by piece into room made for the rows expected (no second copy of them all)."""
 

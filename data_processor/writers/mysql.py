@@ -26,8 +26,8 @@ from sqlalchemy.dialects import mysql as mysql_types
 
 from ..errors import DatabaseError, DatabaseFull, TableLocked, TerminalDatabaseError, TransientDatabaseError
 from . import (
-    Capabilities, RowsRefused, fetched_hashes, connection_invalidated, csv_bytes, driver_error, first_line, no_copy_file,
-    no_database_file, quoted_columns,
+    Capabilities, RowsRefused, connection_invalidated, csv_bytes, driver_error, fetched_hashes, first_line,
+    no_copy_file, no_database_file, quoted_columns,
 )
 
 if TYPE_CHECKING:

@@ -25,8 +25,8 @@ from ..errors import DatabaseError, DatabaseFull, TableLocked, TerminalDatabaseE
 from ..testing import paused_reader
 from ..types import FilePlan
 from . import (
-    Capabilities, Filling, RowsRefused, connection_invalidated, csv_bytes, driver_error, first_line,
-    no_database_file, quoted_columns,
+    Capabilities, Filling, RowsRefused, connection_invalidated, copies_to_delete, csv_bytes, driver_error,
+    first_line, no_database_file, quoted_columns,
 )
 
 if TYPE_CHECKING:
@@ -160,13 +160,10 @@ class _BinaryHashes:
 
 
 def delete_gone(conn: sa.Connection, table: sa.Table, file_id: int, gone: sa.Table) -> int:
-    """One pass over the file's rows finds the places (``ctid``) of the copies to delete; identical rows differ
-    only by their place."""
-    name, listed = (conn.dialect.identifier_preparer.format_table(t) for t in (table, gone))
-    return conn.exec_driver_sql(
-        f"DELETE FROM {name} WHERE ctid = ANY(ARRAY(SELECT s.ctid FROM (SELECT ctid, _row_hash, row_number() OVER "
-        f"(PARTITION BY _row_hash) AS k FROM {name} WHERE _file_id = %(f)s AND _row_hash IN (SELECT row_hash FROM "
-        f"{listed})) s JOIN {listed} g ON g.row_hash = s._row_hash WHERE s.k <= g.copies))", {"f": file_id}).rowcount
+    """Identical rows differ only by their place (``ctid``): the places found, then a TID scan deletes them."""
+    name = conn.dialect.identifier_preparer.format_table(table)
+    places = copies_to_delete(conn, table, gone, "ctid", "%(f)s")
+    return conn.exec_driver_sql(f"DELETE FROM {name} WHERE ctid = ANY(ARRAY({places}))", {"f": file_id}).rowcount
 
 
 def widen_column(operations: Operations, table: str, column: str,

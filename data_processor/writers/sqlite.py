@@ -25,7 +25,10 @@ import sqlalchemy as sa
 from ..errors import (
     ConfigError, DatabaseError, DatabaseFull, TableLocked, TerminalDatabaseError, TransientDatabaseError,
 )
-from . import Capabilities, RowsRefused, fetched_hashes, driver_error, first_line, no_copy_file, quoted_columns
+from . import (
+    Capabilities, RowsRefused, copies_to_delete, driver_error, fetched_hashes, first_line, no_copy_file,
+    quoted_columns,
+)
 
 if TYPE_CHECKING:
     from alembic.operations import Operations
@@ -84,14 +87,11 @@ stored_hashes = fetched_hashes
 
 
 def delete_gone(conn: sa.Connection, table: sa.Table, file_id: int, gone: sa.Table) -> int:
-    """One pass over the file's rows finds the row ids of the copies to delete (under whichever of its names no
-    column took); identical rows differ only by their row id."""
+    """Identical rows differ only by their row id (under whichever of its names no column took)."""
     rowid = next(n for n in ("rowid", "_rowid_", "oid") if n not in table.c)
-    name, listed = (conn.dialect.identifier_preparer.format_table(t) for t in (table, gone))
-    return conn.exec_driver_sql(
-        f"DELETE FROM {name} WHERE {rowid} IN (SELECT s.id FROM (SELECT {rowid} AS id, _row_hash, row_number() OVER "
-        f"(PARTITION BY _row_hash) AS k FROM {name} WHERE _file_id = ? AND _row_hash IN (SELECT row_hash FROM "
-        f"{listed})) s JOIN {listed} g ON g.row_hash = s._row_hash WHERE s.k <= g.copies)", (file_id,)).rowcount
+    name = conn.dialect.identifier_preparer.format_table(table)
+    ids = copies_to_delete(conn, table, gone, rowid, "?")
+    return conn.exec_driver_sql(f"DELETE FROM {name} WHERE {rowid} IN ({ids})", (file_id,)).rowcount
 
 
 def widen_column(operations: Operations, table: str, column: str,
