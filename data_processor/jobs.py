@@ -3,13 +3,17 @@
 ``scan_one`` learns what a file holds (for the plan); ``load_one`` loads one planned file, retrying transient
 database errors. Both report an expected failure of the file as a failed :class:`LoadResult`, never by raising,
 so a fan-out can carry it back as data. A pod's outcome travels through the database, not through Prefect: the ledger
-(``recorded_result``) for a load, ``hand_off``/``handed_off`` for a scan or a load to do again wider.
+(``recorded_result``) for a load, ``hand_off``/``handed_off`` for a scan or a load to do again wider; while it
+works, its ``heartbeat`` tells the run that started it that it is alive (``heard``).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -156,3 +160,39 @@ def forget_handoffs(dest: str, table: str, run_id: str) -> None:
     """The run has read what its jobs handed back."""
     engine, _ = engine_for(dest)
     ledger.forget_handoffs(engine, table, run_id)
+
+
+@contextmanager
+def heartbeat(dest: str, table: str, run_id: str, job: str, every: float) -> Iterator[None]:
+    """While the block runs, count a heartbeat of ``job`` every ``every`` seconds (0: none) in the database, where
+    the run that started the job elsewhere looks for it: beats that stop mean the job's pod or process is gone.
+
+    A beat that fails (the database briefly away) is logged and the next one tried: the job's own work decides
+    whether it fails, not its heartbeat.
+    """
+    if every <= 0:
+        yield
+        return
+    stop = threading.Event()
+
+    def beating() -> None:
+        while True:
+            try:
+                ledger.beat(engine_for(dest)[0], table, run_id, job)
+            except DataProcessorError as exc:
+                log.warning("heartbeat of %s not recorded: %s", job, exc)
+            if stop.wait(every):
+                return
+
+    thread = threading.Thread(target=beating, name=f"heartbeat {job}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=every + 5)
+
+
+def heard(dest: str, table: str, run_id: str) -> dict[str, int]:
+    """How many heartbeats each job started by run ``run_id`` has sent so far (by the job's name)."""
+    return ledger.heard(engine_for(dest)[0], table, run_id)

@@ -5,7 +5,8 @@ table does not hold. ``register`` only creates the row (to get the id stamped on
 ``_file_id``); it never overwrites what a previous load recorded, so a crash leaves the old truth in place.
 
 ``data_processor_handoffs`` carries what a pod hands back to the run that started it (a scan, or a file to load
-again wider): the parent reads no data file and needs no shared storage.
+again wider): the parent reads no data file and needs no shared storage. ``data_processor_beats`` counts each
+such job's heartbeats, so the parent can tell a job that is working from one whose pod is gone.
 
 ``data_processor_runs`` names the run that holds each table's lock, so a run whose lock died with its connection
 (a database restart) notices when another run has taken the table (see ``writers``' docstring).
@@ -85,6 +86,17 @@ handoffs = sa.Table(
     sa.Column("outcome", sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb"), nullable=False,
               comment="JSON: the file's plan and column statistics, or how its job ended"),
     sa.Column("handed_at", sa.DateTime, nullable=False),
+)
+
+
+beats = sa.Table(
+    "data_processor_beats",
+    metadata,
+    sa.Column("table_name", sa.String(128), primary_key=True),
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("job", sa.String(64), primary_key=True, comment="the job's own run (a Prefect flow run id)"),
+    sa.Column("beats", sa.Integer, nullable=False, comment="heartbeats so far: the watcher looks for a change"),
+    sa.Column("beat_at", sa.DateTime, nullable=False),
 )
 
 
@@ -317,6 +329,22 @@ def handed_off(engine: sa.Engine, table: str, run_id: str, key: str) -> tuple[st
 
 
 def forget_handoffs(engine: sa.Engine, table: str, run_id: str) -> None:
-    """Run ``run_id`` has read what its pods handed back: delete it."""
+    """Run ``run_id`` has read what its pods handed back and heard their last heartbeats: delete both."""
     with database_errors(engine), engine.begin() as conn:
         conn.execute(sa.delete(handoffs).where((handoffs.c.table_name == table) & (handoffs.c.run_id == run_id)))
+        conn.execute(sa.delete(beats).where((beats.c.table_name == table) & (beats.c.run_id == run_id)))
+
+
+def beat(engine: sa.Engine, table: str, run_id: str, job: str) -> None:
+    """One heartbeat of ``job`` (working for run ``run_id``): its count goes up by one."""
+    where = (beats.c.table_name == table) & (beats.c.run_id == run_id) & (beats.c.job == job)
+    with database_errors(engine), engine.begin() as conn:
+        if not conn.execute(sa.update(beats).where(where).values(beats=beats.c.beats + 1, beat_at=now())).rowcount:
+            conn.execute(sa.insert(beats).values(table_name=table, run_id=run_id, job=job, beats=1, beat_at=now()))
+
+
+def heard(engine: sa.Engine, table: str, run_id: str) -> dict[str, int]:
+    """How many heartbeats each job of run ``run_id`` has sent so far."""
+    query = sa.select(beats.c.job, beats.c.beats).where((beats.c.table_name == table) & (beats.c.run_id == run_id))
+    with database_errors(engine), engine.connect() as conn:
+        return {row.job: row.beats for row in conn.execute(query)}

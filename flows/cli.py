@@ -62,7 +62,17 @@ def _console_without_the_summary() -> None:
 @click.option("--max-db-writers", type=click.IntRange(min=1), default=None,
               help="Files writing to the database at once, across every process and pod "
               "(the size of the 'data-processor-db' global concurrency limit).")
-def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None, **kwargs) -> None:
+@click.option("--child-liveness", type=click.FloatRange(min=1), default=120, show_default=True,
+              help="kubernetes: seconds without a heartbeat after which a running child (its pod lost) is started "
+              "again.")
+@click.option("--child-start-timeout", type=click.FloatRange(min=1), default=900, show_default=True,
+              help="kubernetes: seconds a child may wait for a worker and its pod to start.")
+@click.option("--child-deadline", type=click.FloatRange(min=0), default=21600, show_default=True,
+              help="kubernetes: seconds any one child may run; 0 for no deadline.")
+@click.option("--child-attempts", type=click.IntRange(min=1), default=3, show_default=True,
+              help="kubernetes: runs a file gets (lost, stuck or crashed) before it fails.")
+def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None, child_liveness: float,
+                 child_start_timeout: float, child_deadline: float, child_attempts: int, **kwargs) -> None:
     """Run the load as the Prefect flow load-csv-folder: the same load, watched in the Prefect UI.
 
     Uses the Prefect API in PREFECT_API_URL, or a temporary one when unset. Exit status as for load.
@@ -81,7 +91,8 @@ def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None,
         table=options.table, src=options.src, glob=options.glob, dest=None, workers=options.workers,
         schema_file=options.schema_file, max_bad_rows=options.max_bad_rows, null_values=list(options.null_values),
         fanout=fanout, child_deployment=child_deployment, max_db_writers=max_db_writers, prune=options.prune,
-        lock_timeout=options.lock_timeout, return_state=True,
+        lock_timeout=options.lock_timeout, child_liveness=child_liveness, child_start_timeout=child_start_timeout,
+        child_deadline=child_deadline, child_attempts=child_attempts, return_state=True,
     )
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, FilesFailed):

@@ -3,22 +3,25 @@ deployment (one Kubernetes Job pod per file). Both follow ``data_processor.fanou
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from prefect import get_run_logger
 from prefect.context import FlowRunContext
 from prefect.deployments import run_deployment
-from prefect.futures import PrefectFlowRunFuture, as_completed
+from prefect.client.schemas.objects import FlowRun
+from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from data_processor import FanOut, LocalProcesses, Settings
 from data_processor.discover import Discovery
 from data_processor.engine import parallel_writers
 from data_processor.jobs import (
-    ScanJob, ScanOutcome, forget_handoffs, handed_off, recorded_result, scan_job_to_json,
+    ScanJob, ScanOutcome, forget_handoffs, handed_off, heard, recorded_result, scan_job_to_json,
 )
 from data_processor.types import FilePlan, LoadPlan, LoadResult
+from flows.children import ChildLimits, Children
 from flows.tasks import FileLoadFailed, load_file_task
 
 
@@ -51,78 +54,89 @@ class KubernetesPods:
 
     The parent opens no data file: a pod scans its file and hands the statistics back through the database, and
     a load's outcome is read from the ledger (the database is the record, not the pods' Prefect results). Each wave
-    waits for all its runs; a run that ended without leaving an outcome fails its file, named.
+    waits for all its runs, watched by ``flows.children``: a lost, stuck or crashed child is started again, a
+    bounded number of times, and a file whose runs left no outcome fails, named, saying what happened.
     """
 
-    def __init__(self, deployment: str, table: str, dest: str, run_id: str, db_limit: str, pass_dest: bool) -> None:
+    def __init__(self, deployment: str, table: str, dest: str, run_id: str, db_limit: str, pass_dest: bool,
+                 limits: ChildLimits) -> None:
         """``pass_dest``: give the child the URL as a parameter (stored with its run) instead of its DEST_SQL."""
         self.deployment, self.table, self.dest, self.run_id = deployment, table, dest, run_id
-        self.db_limit, self.pass_dest = db_limit, pass_dest
+        self.db_limit, self.pass_dest, self.limits = db_limit, pass_dest, limits
         self.wave = 0
 
     def scan(self, jobs: list[ScanJob]) -> Iterator[ScanOutcome]:
         if not jobs:
             return
-        dest, run_id = self.dest, self.run_id
         self.wave += 1
-        runs = {self._start(f"scan {job.source.key}", {"scan": scan_job_to_json(job)}): job for job in jobs}
-        get_run_logger().info("started %d scan runs of %s", len(runs), self.deployment)
-        for future in as_completed(list(runs)):
-            job, state = runs[future], future.state
-            found = handed_off(dest, self.table, run_id, job.source.key)
-            yield found if found is not None else LoadResult(
-                job.source.key, "failed", bytes=job.source.size, error=reason(state.message, job.source.key))
-        forget_handoffs(dest, self.table, run_id)
+        by_key = {job.source.key: job for job in jobs}
+
+        def settle(key: str, run: FlowRun) -> ScanOutcome | None:
+            return handed_off(self.dest, self.table, self.run_id, key)
+
+        def fail(key: str, error: str) -> LoadResult:
+            return LoadResult(key, "failed", bytes=by_key[key].source.size, error=reason(error, key))
+
+        get_run_logger().info("starting %d scan runs of %s", len(jobs), self.deployment)
+        yield from self._children(settle, fail).watch(
+            {key: {"scan": scan_job_to_json(job)} for key, job in by_key.items()})
+        forget_handoffs(self.dest, self.table, self.run_id)
 
     def load(self, plan: LoadPlan, files: list[FilePlan], dest: str, run_id: str) -> Iterator[LoadResult]:
         logger = get_run_logger()
         self.wave += 1
-        runs = {self._start(f.source.key, {"plan": plan.for_file(f).to_json()}): f for f in files}
-        logger.info("started %d load runs of %s", len(runs), self.deployment)
-        for future in as_completed(list(runs)):
-            file, state = runs[future], future.state
-            found = recorded_result(dest, plan, file, run_id)
-            if state.is_completed() and found is not None and found.status == "loaded":
-                yield found
-                continue
-            handed = handed_off(dest, self.table, run_id, file.source.key)
-            if state.is_completed() and isinstance(handed, LoadResult) and handed.status == "misfit":
-                yield handed
-                continue
-            failed_here = found is not None and found.status == "failed"
-            error = found.error if failed_here else reason(state.message, file.source.key)
-            logger.error("child run %s for %s ended %s: %s", future.flow_run_id, file.source.key, state.type.value,
-                         error)
-            yield LoadResult(file.source.key, "failed", bytes=file.source.size, error=error)
+        by_key = {f.source.key: f for f in files}
+
+        def settle(key: str, run: FlowRun) -> LoadResult | None:
+            found = recorded_result(dest, plan, by_key[key], run_id)
+            if found is not None:  # loaded (whatever the run's state says), or failed on its own
+                return found
+            handed = handed_off(dest, self.table, run_id, key)
+            return handed if isinstance(handed, LoadResult) and handed.status == "misfit" else None
+
+        def fail(key: str, error: str) -> LoadResult:
+            logger.error("%s: not loaded: %s", key, reason(error, key))
+            return LoadResult(key, "failed", bytes=by_key[key].source.size, error=reason(error, key))
+
+        logger.info("starting %d load runs of %s", len(files), self.deployment)
+        yield from self._children(settle, fail).watch(
+            {key: {"plan": plan.for_file(f).to_json()} for key, f in by_key.items()})
         forget_handoffs(dest, self.table, run_id)
 
-    def _start(self, what: str, parameters: dict) -> PrefectFlowRunFuture:
+    def _children(self, settle, fail) -> Children:  # noqa: ANN001 - see Children
+        return Children(self.limits, self.deployment, self._start,
+                        lambda: heard(self.dest, self.table, self.run_id), settle, fail)
+
+    def _start(self, what: str, parameters: dict, attempt: int) -> uuid.UUID:
         """Start one child run (returns at once); a rescheduled parent finds the runs it started, not new ones."""
         parent = FlowRunContext.get().flow_run
-        parameters |= {"run_id": self.run_id, "db_limit": self.db_limit}
+        parameters = parameters | {"run_id": self.run_id, "db_limit": self.db_limit,
+                                   "heartbeat_seconds": self.limits.heartbeat}
         if self.pass_dest:
             parameters["dest"] = self.dest
+        kind = "scan " if "scan" in parameters else ""
+        again = f" (run {attempt})" if attempt > 1 else ""
         child = run_deployment(
             self.deployment,
             parameters=parameters,
             timeout=0,
-            flow_run_name=f"{self.table}: {what}",
-            idempotency_key=f"{parent.id}:{parent.run_count}:{self.wave}:{what}",
+            flow_run_name=f"{self.table}: {kind}{what}{again}",
+            idempotency_key=f"{parent.id}:{parent.run_count}:{self.wave}:{kind}{what}:{attempt}",
             tags=["data-processor", f"table:{self.table}"],
         )
-        return PrefectFlowRunFuture(flow_run_id=child.id)
+        return child.id
 
 
 @contextmanager
 def fan_out_for(fanout: str, settings: Settings, found: Discovery, child_deployment: str, db_limit: str,
-                pass_dest: bool) -> Iterator[FanOut]:
+                pass_dest: bool, limits: ChildLimits) -> Iterator[FanOut]:
     """The fan-out the ``fanout`` parameter names, ready for the run (a local pool started, its imports under way)."""
     if fanout == "kubernetes":
-        yield KubernetesPods(child_deployment, settings.table, settings.dest_url, settings.run_id, db_limit, pass_dest)
+        yield KubernetesPods(child_deployment, settings.table, settings.dest_url, settings.run_id, db_limit, pass_dest,
+                             limits)
         return
     with LocalProcesses(settings.worker_count, found.files) as processes:
         yield PrefectThreads(parallel_writers(settings.dest_url, settings.worker_count), db_limit, processes)
-
 
 
 def reason(message: str | None, key: str) -> str:

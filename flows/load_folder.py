@@ -30,6 +30,7 @@ from data_processor.discover import Discovery
 from data_processor.output import summary_fields, summary_line
 from data_processor.sources import display
 from data_processor.text import plural, printable
+from flows.children import ChildLimits
 from flows.fanout import fan_out_for
 from flows.report import FilesFailed, LoadProgress, ScanLog, failure_message, publish
 from flows.setup import check_deployment, ensure_db_limit, threads_as_the_cap
@@ -79,6 +80,10 @@ def load_csv_folder(
     max_db_writers: int | None = None,
     lock_timeout: float = 600.0,
     prune: bool = False,
+    child_liveness: float = ChildLimits.liveness,
+    child_start_timeout: float = ChildLimits.start_timeout,
+    child_deadline: float = ChildLimits.deadline,
+    child_attempts: int = ChildLimits.attempts,
 ) -> dict:
     """Load every new or changed CSV file under ``src`` matching ``glob`` into ``table``, exactly once.
 
@@ -100,6 +105,12 @@ def load_csv_folder(
         max_db_writers: Size of that limit; empty keeps the limit as it is (created with ``workers`` if missing).
         lock_timeout: Seconds to wait for another run on the same table.
         prune: Delete the rows of files loaded earlier that no longer match (else they stay, with a note).
+        child_liveness: ``kubernetes``: seconds without a heartbeat after which a Running child is lost (its pod
+            gone) and started again.
+        child_start_timeout: ``kubernetes``: seconds a child may wait for a worker and a pod before it counts as
+            never started.
+        child_deadline: ``kubernetes``: seconds any one child may run (0: no deadline).
+        child_attempts: ``kubernetes``: runs a file gets (lost, stuck or crashed) before it fails.
     """
     logger = get_run_logger()
     settings = Settings(src=src, glob=glob, dest=dest, table=table, workers=workers,
@@ -116,7 +127,8 @@ def load_csv_folder(
         settings, db_concurrency_limit = threads_as_the_cap(settings, max_db_writers)
     ensure_db_limit(db_concurrency_limit, max_db_writers, default=settings.worker_count)
     found = discover(settings)
-    with fan_out_for(fanout, settings, found, child_deployment, db_concurrency_limit, bool(dest)) as fan_out, \
+    limits = ChildLimits(child_liveness, child_start_timeout, child_deadline, child_attempts)
+    with fan_out_for(fanout, settings, found, child_deployment, db_concurrency_limit, bool(dest), limits) as fan_out, \
             locked(settings):
         the_plan = plan_task(settings, fan_out, found)
         apply_task(the_plan)

@@ -1,0 +1,219 @@
+"""The kubernetes fan-out against what clusters do to pods (``flows/children.py``): real Prefect server, real
+PostgreSQL, the child deployment served by a process of the test's own, which the test kills, starves or pauses.
+
+A child is paused at a named point of its load (``data_processor.testing``), never raced against a timer; each test
+ends with the table exact, the parent's summary true, and the parent done within the bound it states.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+from prefect.states import Cancelling, Crashed
+
+from test_flows import ROOT, good_files
+
+PAUSE = "before-commit"
+LIMITS = ["--child-liveness", "6", "--child-start-timeout", "45"]
+"""Heartbeats a second apart, a silent child lost after 6 s; a run not started within 45 s is stuck."""
+
+
+@contextmanager
+def serving(api: str, name: str, pg, pause_dir: Path | None = None):
+    """The child deployment served as ``load-csv-file/<name>`` by a process group of its own (killable whole),
+    its database in ``DEST_SQL`` as a pod's Secret gives it."""
+    env = {**os.environ, "PREFECT_API_URL": api, "DEST_SQL": pg.url}
+    if pause_dir is not None:
+        env |= {"DATA_PROCESSOR_PAUSE_AT": PAUSE, "DATA_PROCESSOR_PAUSE_DIR": str(pause_dir)}
+    log = Path(os.environ.get("PYTEST_SERVE_LOG_DIR", "/dev/null"))
+    log = log / f"{name}-{time.monotonic_ns()}.log" if log.is_dir() else log
+    with log.open("w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "flows.load_file", name], cwd=ROOT, env=env, stdout=out,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield server
+    finally:
+        kill(server)
+
+
+def kill(process: subprocess.Popen) -> None:
+    """SIGKILL the process and everything it started: a node lost with its pods."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=30)
+
+
+def served(name: str, seconds: float = 90) -> str:
+    deadline = time.monotonic() + seconds
+    with get_client(sync_client=True) as client:
+        while True:
+            try:
+                client.read_deployment_by_name(f"load-csv-file/{name}")
+                return f"load-csv-file/{name}"
+            except Exception:  # noqa: BLE001 - not registered yet
+                assert time.monotonic() < deadline, f"load-csv-file/{name} was not served within {seconds:.0f} s"
+                time.sleep(0.5)
+
+
+def parent(api: str, pg, src: Path, deployment: str, log: Path, *options: str) -> subprocess.Popen:
+    """``data-processor flow --fanout kubernetes`` in a process of its own; its output goes to ``log``."""
+    command = [sys.executable, "-m", "data_processor", "flow", "--src", str(src), "--glob", "**/certificates.csv",
+               "--dest", pg.url, "--table", pg.table, "--fanout", "kubernetes", "--child-deployment", deployment,
+               *LIMITS, *options]
+    with log.open("w") as out:
+        return subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PREFECT_API_URL": api}, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def finished(process: subprocess.Popen, log: Path, seconds: float) -> str:
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        kill(process)
+        pytest.fail(f"the parent did not finish within {seconds:.0f} s:\n{log.read_text()[-3000:]}")
+    return log.read_text()
+
+
+def reached(pause_dir: Path, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while not (pause_dir / f"{PAUSE}.reached").exists():
+        assert time.monotonic() < deadline, f"no child reached {PAUSE} within {seconds:.0f} s"
+        time.sleep(0.1)
+
+
+def release(pause_dir: Path) -> None:
+    (pause_dir / f"{PAUSE}.go").touch()
+
+
+def load_runs(pg, key: str) -> list:
+    """The load runs started for ``key`` (first runs and runs started again)."""
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            name=FlowRunFilterName(like_=f"{pg.table}: {key}")))
+    return sorted(runs, key=lambda r: r.name)
+
+
+def paused_run(pg, keys: list[str]):
+    """The one load run that is Running: the one the test paused (the others cannot pass the pause point first)."""
+    deadline = time.monotonic() + 60
+    while True:
+        running = [r for key in keys for r in load_runs(pg, key) if r.state.type.value == "RUNNING"]
+        if len(running) == 1:
+            return running[0]
+        assert time.monotonic() < deadline, f"running load runs: {[r.name for r in running]}"
+        time.sleep(0.2)
+
+
+def test_a_lost_serving_process_is_noticed_and_a_fresh_one_loads_every_file(prefect_api, pg, src, tmp_path):
+    """A node lost mid-load: the running child falls silent, the ones it had claimed stay Pending. The parent starts
+    them again once another process serves the deployment, and every file is loaded once."""
+    expected = good_files(src, ["a", "b", "c", "d"])
+    name, log = f"lost-{uuid.uuid4().hex[:8]}", tmp_path / "parent.log"
+    with serving(prefect_api, name, pg, tmp_path) as first:
+        deployment = served(name)
+        run = parent(prefect_api, pg, src, deployment, log)
+        reached(tmp_path)
+        kill(first)
+    with serving(prefect_api, name, pg):
+        output = finished(run, log, 300)
+    assert run.returncode == 0, output[-3000:]
+    assert f"{pg.table}: 4 files loaded, 0 skipped (unchanged), 0 failed; {expected:,} rows loaded" in output
+    assert pg.count() == expected == pg.scalar(f'SELECT COUNT(DISTINCT lmk_key) FROM {pg.q(pg.table)}')
+    assert "no heartbeat for 6 s; starting run 2 of 3" in output
+    lost = [r for key in "abcd" for r in load_runs(pg, f"{key}/certificates.csv")
+            if r.state.message and "no heartbeat for 6 s" in r.state.message]
+    assert lost and all(r.state.type.value == "CANCELLED" for r in lost)
+
+
+def test_a_child_no_worker_picks_up_fails_its_file_within_the_start_timeout(prefect_api, pg, src, tmp_path):
+    good_files(src, ["a", "b"])
+    name, log = f"unserved-{uuid.uuid4().hex[:8]}", tmp_path / "parent.log"
+    with serving(prefect_api, name, pg):
+        deployment = served(name)
+    started = time.monotonic()
+    run = parent(prefect_api, pg, src, deployment, log, "--child-start-timeout", "5")
+    output = finished(run, log, 120)
+    assert run.returncode == 1, output[-3000:]
+    assert (f"FAILED  a/certificates.csv: no worker picked up its run within 5 s: is a worker polling the work "
+            f"pool of {deployment}?") in output
+    assert not sa.inspect(pg.engine).has_table(pg.table)
+    assert time.monotonic() - started < 120
+    with get_client(sync_client=True) as client:  # nothing left waiting for a worker that may come later
+        left = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(like_=f"{pg.table}: ")))
+    assert left and {r.state.type.value for r in left} == {"CANCELLED"}
+
+
+def test_a_child_cancelled_by_hand_fails_its_file_and_is_not_started_again(prefect_api, pg, src, tmp_path):
+    expected = good_files(src, ["a", "b"])
+    name, log = f"cancel-{uuid.uuid4().hex[:8]}", tmp_path / "parent.log"
+    with serving(prefect_api, name, pg, tmp_path):
+        run = parent(prefect_api, pg, src, served(name), log)
+        reached(tmp_path)
+        victim = paused_run(pg, ["a/certificates.csv", "b/certificates.csv"])
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(victim.id, Cancelling(message="stopped by the on-call engineer"))
+        output = finished(run, log, 240)
+        release(tmp_path)
+    key = victim.name.split(": ", 1)[1]
+    assert run.returncode == 1, output[-3000:]
+    assert f"FAILED  {key}: its run was cancelled" in output
+    assert "not started again" in output
+    assert f"{pg.table}: 1 file loaded, 0 skipped (unchanged), 1 failed; {expected // 2:,} rows loaded" in output
+    assert pg.count() == expected // 2
+    assert len(load_runs(pg, key)) == 1
+
+
+def test_a_child_marked_crashed_while_alive_is_waited_for_and_counted_loaded(prefect_api, pg, src, tmp_path):
+    """The pending-pod case: Prefect says Crashed, but the pod goes on and commits. Its heartbeats say it is alive,
+    so no second run races it, and the ledger, not the state, says how the file ended."""
+    expected = good_files(src, ["a"])
+    name, log = f"crashed-{uuid.uuid4().hex[:8]}", tmp_path / "parent.log"
+    with serving(prefect_api, name, pg, tmp_path):
+        run = parent(prefect_api, pg, src, served(name), log)
+        reached(tmp_path)
+        victim = paused_run(pg, ["a/certificates.csv"])
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(victim.id, Crashed(message="pod watch timed out"), force=True)
+        time.sleep(10)  # longer than the liveness bound: without its heartbeats the child would be started again
+        assert len(load_runs(pg, "a/certificates.csv")) == 1
+        release(tmp_path)
+        output = finished(run, log, 240)
+    assert run.returncode == 0, output[-3000:]
+    assert f"{pg.table}: 1 file loaded, 0 skipped (unchanged), 0 failed; {expected:,} rows loaded" in output
+    assert pg.count() == expected
+    assert len(load_runs(pg, "a/certificates.csv")) == 1
+
+
+def test_a_parent_killed_while_its_children_load_is_run_again_and_loads_each_file_once(prefect_api, pg, src,
+                                                                                      tmp_path):
+    expected = good_files(src, ["a", "b", "c"])
+    name = f"rerun-{uuid.uuid4().hex[:8]}"
+    with serving(prefect_api, name, pg, tmp_path):
+        deployment = served(name)
+        first = parent(prefect_api, pg, src, deployment, tmp_path / "first.log")
+        reached(tmp_path)
+        kill(first)
+        second = parent(prefect_api, pg, src, deployment, tmp_path / "second.log")
+        release(tmp_path)
+        output = finished(second, tmp_path / "second.log", 300)
+    assert second.returncode == 0, output[-3000:]
+    assert pg.count() == expected == pg.scalar(f'SELECT COUNT(DISTINCT lmk_key) FROM {pg.q(pg.table)}')
+    loaded = pg.scalar("SELECT COUNT(*) FROM data_processor_files WHERE table_name = :t AND status = 'loaded'",
+                       t=pg.table)
+    assert loaded == 3
+    counts = re.search(rf"^{pg.table}: (\d+) files? loaded, (\d+) skipped \(unchanged\), 0 failed", output, re.M)
+    assert counts and int(counts[1]) + int(counts[2]) == 3, output[-3000:]
