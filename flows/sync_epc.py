@@ -108,6 +108,7 @@ def sync_epc(
     child_deployment: str = "load-csv-file/k8s",
     max_db_writers: int | None = None,
     prune: bool = True,
+    child_limits: dict[str, float] | None = None,
 ) -> dict:
     """Fetch the EPC release if it changed, then load its certificates and recommendations, each into its table.
 
@@ -123,6 +124,8 @@ def sync_epc(
         child_deployment: The per-file deployment ``kubernetes`` fan-out starts.
         max_db_writers: Size of the writers' global concurrency limit; empty keeps it.
         prune: Delete the rows of year files the release no longer has.
+        child_limits: ``kubernetes``: the loads' ``child_liveness``, ``child_start_timeout``, ``child_deadline``
+            or ``child_attempts``, where the defaults do not fit (see load-csv-folder).
     """
     logger = get_run_logger()
     fetched = fetch_release(to, api_url)
@@ -137,7 +140,7 @@ def sync_epc(
         state = load_csv_folder(
             table=tables[kind], src=fetched.location, glob=glob, null_values=null_values or ["NO DATA!"],
             max_bad_rows=max_bad_rows, workers=workers, fanout=fanout, child_deployment=child_deployment,
-            max_db_writers=max_db_writers, prune=prune, return_state=True,
+            max_db_writers=max_db_writers, prune=prune, return_state=True, **(child_limits or {}),
         )
         outcome = state.result(raise_on_failure=False)
         summaries[kind] = getattr(outcome, "payload", outcome)  # a FilesFailed carries the run's summary
