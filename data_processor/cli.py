@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 from pydantic import SecretStr
 
-from . import ledger, logs, output
+from . import interrupts, ledger, logs, output
 from .db import check_connection, make_engine, masked, parse_url
 from .errors import ConfigError, DataProcessorError
 from .fetch.cli import fetch_group
@@ -223,7 +223,8 @@ def run() -> None:
     output.use(output.requested_format(args))  # until ``main`` reads its option: for its own usage errors
     slim_process()
     try:
-        main(args=args, standalone_mode=False)
+        with interrupts.latched():
+            main(args=args, standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from . import interrupts
 from .errors import WorkerDied
 from .jobs import ScanJob, ScanOutcome, engine_for, load_reported, scan_one
 from .types import FilePlan, LoadPlan, LoadResult, SourceFile
@@ -92,10 +93,12 @@ class LocalProcesses:
     def _map(self, function, jobs: list[tuple[str, tuple]], parallel: bool) -> Iterator:  # noqa: ANN001
         if self._pool is None or not parallel or len(jobs) <= 1:
             for _key, args in jobs:
+                interrupts.check()
                 yield function(*args)
             return
         futures = {self._pool.submit(function, *args): key for key, args in jobs}
         for future in as_completed(futures):
+            interrupts.check()  # a Ctrl-C that a weakref callback swallowed stops the run here
             try:
                 yield future.result()
             except BrokenProcessPool:
