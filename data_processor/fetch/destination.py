@@ -26,8 +26,10 @@ from typing import Any
 
 from ..errors import ConfigError, ServiceError
 
-UPLOAD_PART_BYTES = 16 << 20
-"""Multipart upload part size (S3 allows 10,000 parts: a larger file gets larger parts)."""
+UPLOAD_PART_BYTES = 8 << 20
+"""Multipart upload part size, boto3's own (S3 allows 10,000 parts: a larger file gets larger parts). s3fs sends a
+file under two parts in one request, which reports no progress until it ends: the smaller the part, the sooner the
+upload's progress moves."""
 UPLOAD_CONCURRENCY = 4
 """Parts uploaded at once: memory holds about this many parts."""
 
