@@ -100,8 +100,9 @@ def _load_file(engine: sa.Engine, writer: Writer, plan: LoadPlan, file: FilePlan
             f"{file.source.key}: cannot read: {exc.strerror or exc}"
     except zipfile.BadZipFile as exc:  # a zip member whose CRC-32 is wrong
         error = f"{file.source.key}: cannot read: corrupt zip member ({exc})"
-    except pa.ArrowException as exc:
-        error = f"{file.source.key}: cannot parse as CSV: {exc}"
+    except pa.ArrowException as exc:  # a read error a reader wrapped is still the read error
+        error = str(FileChanged(file.source.key)) if replaced_while_read(exc) else \
+            f"{file.source.key}: cannot parse as CSV: {exc}"
     try:
         ledger.record_failed(engine, file_id, error, run_id)
     except sa.exc.DBAPIError:

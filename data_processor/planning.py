@@ -25,9 +25,13 @@ from .fingerprint import fingerprint
 from .ledger import Entry
 from .naming import column_names
 from .read import as_text, iter_batches, prefetched, read_header, unclosed_quote_line
+from .sources import replaced_while_read
+from .testing import pause_point
 from .writers import Capabilities
 from .types import LOGICAL_TYPES, ColumnPlan, CsvDialect, FilePlan, LoadPlan, SourceFile
 
+CHANGED_WHILE_SCANNED = ("changed while it was read for the plan (the object was replaced); nothing of it was "
+                         "loaded: the next run plans it again")
 NAME_BYTES = 63
 """Column names are cut to PostgreSQL's limit on every database, so a folder maps to the same columns anywhere."""
 LINEAGE_WIDTH = 2
@@ -58,6 +62,8 @@ def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | N
     try:
         found = fingerprint(source)
     except OSError as exc:  # unreadable, or gzip.BadGzipFile
+        if replaced_while_read(exc):
+            raise InputError(source.key, CHANGED_WHILE_SCANNED) from None
         raise InputError(source.key, f"cannot read: {exc.strerror or exc}") from None
     except (EOFError, zlib.error) as exc:
         raise InputError(source.key, f"cannot read: corrupt or truncated gzip ({exc})") from None
@@ -98,6 +104,8 @@ def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | N
         except Exception as exc:  # pyarrow reports parse failures as ArrowInvalid with the byte position
             if "straddling object" in str(exc) and block_size != LONG_ROW_BLOCK_SIZES[-1]:
                 continue  # a row longer than a block: read again with bigger blocks
+            if replaced_while_read(exc):  # not a CSV problem: the object is another one now
+                raise InputError(source.key, CHANGED_WHILE_SCANNED) from None
             raise InputError(source.key, f"cannot parse as CSV: {exc}") from None
     clean = not (ragged or repeated or found.undecodable or found.has_nul)
     return FileScan(replace(file_plan, dialect=dialect, rows=rows, clean=clean), rows, ragged + repeated,
@@ -128,7 +136,10 @@ def _gather(path: SourceFile, dialect: CsvDialect, width: int, null_values: tupl
         nonlocal repeated
         repeated += 1
 
-    for batch in prefetched(iter_batches(path, dialect, width, null_values, count_ragged, count_repeated)):
+    for number, batch in enumerate(prefetched(iter_batches(path, dialect, width, null_values, count_ragged,
+                                                           count_repeated))):
+        if number == 1:
+            pause_point("scan-gathering")
         rows += batch.num_rows
         for i, column in enumerate(batch.columns):
             if infer.undecided(stats[i]):

@@ -175,10 +175,16 @@ def _open_url(url: str) -> BinaryIO:
     return fs.open(path, "rb", block_size=REMOTE_BLOCK, cache_type="readahead")
 
 
-def replaced_while_read(exc: BaseException) -> bool:
+def replaced_while_read(exc: BaseException | None) -> bool:
     """The object was replaced while it was being read: s3fs's ``FileExpired`` (a range read whose ETag no longer
-    matches). Named, not imported: s3fs is only there for object stores."""
-    return isinstance(exc, OSError) and type(exc).__name__ == "FileExpired"
+    matches), itself or as the cause of what a reader (pyarrow's) raised instead. Named, not imported: s3fs is only
+    there for object stores."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, OSError) and type(exc).__name__ == "FileExpired":
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def _open_remote_zip(url: str) -> BinaryIO:

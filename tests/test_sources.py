@@ -213,9 +213,16 @@ def test_zip_member_names_are_normalised_and_unsafe_ones_reported(sqlite_db, tmp
     assert (summary.count("loaded"), summary.exit_code, sqlite_db.count()) == (2, 1, 2)
 
 
-def test_an_object_replaced_while_it_streams_to_copy_fails_at_once_as_changed(pg, s3, tmp_path):
-    """The object is overwritten while COPY takes its bytes (paused after the first MB; the next 8 MB range read
-    finds another ETag): the file fails at once as "changed during the load", never retried as a database fault."""
+@pytest.mark.parametrize("path, pause, options, count", [
+    ("the COPY fast path", "copy-streaming", [], 1_000_000),
+    # the batch path reads ahead of the batch it writes: a bigger file, so the replacement lands mid-read
+    ("the validating path (null values)", "batch-written", ["--null-values", "name 7"], 4_000_000),
+])
+def test_an_object_replaced_while_it_is_read_fails_at_once_as_changed(pg, s3, tmp_path, path, pause, options,
+                                                                     count):
+    """The object is overwritten while its bytes are read (paused after the first MB or the first batch; the next
+    8 MB range read finds another ETag): the file fails at once as "changed during the load", never retried as a
+    database fault, nor reported as a CSV it cannot parse."""
     import os
     import subprocess
     import sys
@@ -224,22 +231,49 @@ def test_an_object_replaced_while_it_streams_to_copy_fails_at_once_as_changed(pg
     from test_crash import paused_at
 
     bucket = s3.bucket()
-    rows = "".join(f"{i},name {i}\n" for i in range(1_000_000))  # ~14 MB: more than one 8 MB range read
+    rows = "".join(f"{i},name {i}\n" for i in range(count))  # ≥ 14 MB: more than one 8 MB range read
     s3.put(bucket, "dump/big.csv", "id,name\n" + rows)
     args = [sys.executable, "-m", "data_processor", "load", "--src", f"s3://{bucket}/dump", "--glob", "*.csv",
-            "--dest", pg.url, "--table", pg.table, "--workers", "1"]
-    env = {**os.environ, PAUSE_AT: "copy-streaming", PAUSE_DIR: str(tmp_path), "DATA_PROCESSOR_RETRY_DELAYS": "30"}
+            "--dest", pg.url, "--table", pg.table, "--workers", "1", *options]
+    env = {**os.environ, PAUSE_AT: pause, PAUSE_DIR: str(tmp_path), "DATA_PROCESSOR_RETRY_DELAYS": "30"}
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        paused_at(tmp_path, "copy-streaming", process)
+        paused_at(tmp_path, pause, process)
         s3.put(bucket, "dump/big.csv", "id,name\n" + rows.replace("name", "other"))
     finally:
-        (tmp_path / "copy-streaming.go").touch()
+        (tmp_path / f"{pause}.go").touch()
     out, err = process.communicate(timeout=120)
     assert process.returncode == 1, out + err
     assert "big.csv: changed during the load" in out + err, out + err
     assert "attempt" not in err and "Traceback" not in err, err
     assert pg.scalar(f"SELECT COUNT(*) FROM {pg.q(pg.table)}") == 0
+
+
+def test_an_object_replaced_while_it_is_scanned_for_the_plan_is_one_line_not_a_csv_error(pg, s3, tmp_path):
+    """Replaced between the planning scan's reads: said as such (it read as "cannot parse as CSV: [Errno 16]")."""
+    import os
+    import subprocess
+    import sys
+
+    from data_processor.testing import PAUSE_AT, PAUSE_DIR
+    from test_crash import paused_at
+
+    bucket = s3.bucket()
+    rows = "".join(f"{i},name {i}\n" for i in range(4_000_000))  # more than the scan reads ahead
+    s3.put(bucket, "dump/big.csv", "id,name\n" + rows)
+    args = [sys.executable, "-m", "data_processor", "load", "--src", f"s3://{bucket}/dump", "--glob", "*.csv",
+            "--dest", pg.url, "--table", pg.table, "--workers", "1"]
+    env = {**os.environ, PAUSE_AT: "scan-gathering", PAUSE_DIR: str(tmp_path)}
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        paused_at(tmp_path, "scan-gathering", process)
+        s3.put(bucket, "dump/big.csv", "id,name\n" + rows.replace("name", "other"))
+    finally:
+        (tmp_path / "scan-gathering.go").touch()
+    out, err = process.communicate(timeout=120)
+    assert process.returncode in (1, 2), out + err
+    assert "big.csv: changed while it was read for the plan (the object was replaced)" in out + err, out + err
+    assert "cannot parse" not in out + err and "Traceback" not in err, err
 
 
 def test_an_empty_zip_on_s3_is_one_line_exit_two(s3, tmp_path):
