@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import os
 import re
 import socket
@@ -402,6 +403,56 @@ def test_fetch_into_an_object_store(epc, s3, tmp_path):
     again = fetch_epc(epc, "s3://epc-bucket/releases", env=env)
     assert again.returncode == 0 and again.stdout.startswith("skipped"), again.stderr
     assert [s.path for s in epc.seen] == ["/api/files/domestic/csv/info"]
+
+
+def test_a_fetch_from_another_machine_holding_the_store_stops_this_one_at_once(epc, s3, tmp_path):
+    """Two pods, two scratch disks, one bucket: the lease object beside the file is what they share."""
+    fs, env = s3
+    lease = {"holder": "epc-fetch-7f9c (pid 1, 0a1b2c3d)", "since": time.time() - 60, "expires_at": time.time() + 240}
+    fs.pipe_file("epc-bucket/releases/domestic-csv.zip.lock", json.dumps(lease).encode())
+    result = fetch_epc(epc, "s3://epc-bucket/releases/", "--scratch", str(tmp_path / "scratch"), env=env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: another fetch is writing s3://epc-bucket/releases/domestic-csv.zip: epc-fetch-7f9c (pid 1, 0a1b2c3d) "
+        f"since {time.strftime('%H:%M:%S UTC', time.gmtime(lease['since']))} (its lease object "
+        "epc-bucket/releases/domestic-csv.zip.lock); try again when it has finished"]
+    assert not fs.exists("epc-bucket/releases/domestic-csv.zip")
+    assert [s.path for s in epc.seen] == ["/api/files/domestic/csv/info"]  # nothing downloaded
+
+
+def test_a_lease_its_holder_left_to_expire_is_taken_over_and_released(epc, s3, tmp_path):
+    fs, env = s3
+    dead = {"holder": "a pod that died", "since": time.time() - 900, "expires_at": time.time() - 600}
+    fs.pipe_file("epc-bucket/releases/domestic-csv.zip.lock", json.dumps(dead).encode())
+    result = fetch_epc(epc, "s3://epc-bucket/releases/", "--scratch", str(tmp_path / "scratch"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert fs.cat_file("epc-bucket/releases/domestic-csv.zip") == epc.payload
+    fs.invalidate_cache()
+    assert not fs.exists("epc-bucket/releases/domestic-csv.zip.lock")
+
+
+def test_a_fetch_whose_lease_was_taken_over_does_not_publish(s3, tmp_path, monkeypatch):
+    from data_processor.errors import FetchError
+    from data_processor.fetch import lease as leases
+    from data_processor.fetch.destination import ObjectStore
+
+    fs, env = s3
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(leases, "RENEW_SECONDS", 0.05)
+    store = ObjectStore("s3://epc-bucket/stalled", "big.bin", tmp_path)
+    part = tmp_path / "big.part"
+    part.write_bytes(b"x" * 1000)
+    with store.held() as lease:
+        fs.pipe_file("epc-bucket/stalled/big.bin.lock", b'{"holder": "the fetch that took over"}')
+        deadline = time.monotonic() + 30
+        while not lease.lost:  # its next renewal finds another ETag
+            assert time.monotonic() < deadline, "the lost lease went unnoticed"
+            time.sleep(0.05)
+        with pytest.raises(FetchError, match="another fetch took over this one's lease"):
+            store.publish(part, {"size": 1})
+    assert not fs.exists("epc-bucket/stalled/big.bin")
+    assert fs.cat_file("epc-bucket/stalled/big.bin.lock") == b'{"holder": "the fetch that took over"}'
 
 
 def test_a_large_file_goes_up_in_bounded_parts(s3, tmp_path, monkeypatch):

@@ -21,10 +21,12 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ServiceError
+from .lease import StoreLease
 
 UPLOAD_PART_BYTES = 8 << 20
 """Multipart upload part size, boto3's own (S3 allows 10,000 parts: a larger file gets larger parts). s3fs sends a
@@ -74,6 +76,10 @@ class LocalFolder:
         except FileNotFoundError:
             return None
 
+    def held(self) -> AbstractContextManager:
+        """Other fetches into this folder: the part file's ``flock`` (``download.exclusive``) sees them all."""
+        return nullcontext()
+
     def publish(self, part: Path, manifest: dict[str, Any], progress: Callable[[int], None] | None = None) -> None:
         """The part becomes the file (atomically), then the manifest is written (atomically) last."""
         os.replace(part, self.path)
@@ -107,6 +113,15 @@ class ObjectStore:
             raise ConfigError(f"cannot use the scratch folder {scratch}: {exc.strerror or exc}") from None
         tag = hashlib.sha256(self.location.encode()).hexdigest()[:12]
         self.part_path = scratch / f"data-processor-fetch-{tag}-{name}.part"
+        self.lease: StoreLease | None = None
+
+    def held(self) -> AbstractContextManager:
+        """One fetch at a time into this destination, from any machine: on S3 a lease object beside the file (a
+        second fetch with its own scratch disk cannot see the first's local lock). Other stores: the local lock."""
+        if "s3" not in self.fs.protocol:
+            return nullcontext()
+        self.lease = StoreLease(self.fs, f"{self.key}.lock", self.location)
+        return self.lease
 
     def _call(self, what: str, function, *args, missing_ok: bool = False, **kwargs):
         """One store operation; a refusal or an unreachable store is one line, exit 2.
@@ -136,6 +151,8 @@ class ObjectStore:
         from fsspec.callbacks import Callback
 
         expected = part.stat().st_size
+        if self.lease is not None:
+            self.lease.check()
         options: dict[str, Any] = {}
         if "s3" in self.fs.protocol:  # s3fs's defaults (10 parts of 50 MiB in flight) peak at 750 MB of memory
             options = {"chunksize": max(UPLOAD_PART_BYTES, -(-expected // 10_000)),
@@ -146,6 +163,8 @@ class ObjectStore:
         if stored != expected:
             raise ServiceError(f"uploading to {self.location}: the store holds {stored} bytes, not {expected:,}")
         payload = (json.dumps(manifest, indent=2) + "\n").encode()
+        if self.lease is not None:
+            self.lease.check()  # a fetch that took over meanwhile publishes its own manifest
         self._call("writing the manifest beside", self.fs.pipe_file, self.manifest_key, payload)
         part.unlink(missing_ok=True)
 

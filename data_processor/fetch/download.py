@@ -73,7 +73,7 @@ def fetch_epc(to: str, token: str, *, api_url: str = DEFAULT_API_URL, dataset: s
         if not force and _holds(destination, release):
             return FetchResult("skipped", name, destination.location, release.file_size,
                                time.monotonic() - started, release=release.as_dict())
-        with exclusive(destination.part_path):
+        with exclusive(destination):
             part = PartFile(destination.part_path, {"release": release.as_dict(), "source": api.file_url})
             check_room(part.path.parent, release.file_size - part.size())
             transferred = _transfer(lambda: download(
@@ -105,7 +105,7 @@ def fetch_url(url: str, to: str, *, name: str | None = None, auth: tuple[str, st
     if known and destination.size() != known.get("size"):
         known = None
     target = Target(url, basic_auth(*auth) if auth else {})
-    with exclusive(destination.part_path), new_client(policy) as client:
+    with exclusive(destination), new_client(policy) as client:
         part = PartFile(destination.part_path, {"source": shown(url)})
         transferred = _transfer(lambda: download(
             client, lambda: target, part, name=name, policy=policy, report=report,
@@ -122,11 +122,18 @@ def fetch_url(url: str, to: str, *, name: str | None = None, auth: tuple[str, st
 
 
 @contextmanager
-def exclusive(part_path: Path) -> Iterator[None]:
-    """One fetch at a time into a part file: a second run on the same destination says so and stops.
+def exclusive(destination) -> Iterator[None]:  # noqa: ANN001 - a LocalFolder or an ObjectStore
+    """One fetch at a time into a destination: a second run says so and stops.
 
-    The lock is ``flock`` on ``<part>.lock``, released when the process ends however it ends.
+    On this machine the lock is ``flock`` on ``<part>.lock``, released when the process ends however it ends; an
+    object store adds its own (``destination.held``: a lease object on S3) for fetches from other machines.
     """
+    with _locked(destination.part_path), destination.held():
+        yield
+
+
+@contextmanager
+def _locked(part_path: Path) -> Iterator[None]:
     lock_path = part_path.with_name(part_path.name + ".lock")
     handle = open(lock_path, "w")
     try:
