@@ -37,6 +37,8 @@ Outcome = TypeVar("Outcome")
 
 PAGE = 200
 """Runs read per API call (the server's page limit)."""
+CANCELLED_BY_PARENT = "cancelled by its parent: "
+"""How a run the parent gave up on is cancelled: a rescheduled parent that finds it starts the next run."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,10 @@ class Children(Generic[Outcome]):
             found = self.settle(child.what, run)
             if found is not None:
                 return found
+            if kind == StateType.COMPLETED:  # its outcome is gone (a parent rescheduled after reading it)
+                return self._again(child, "its run left no outcome to read", logger)
+            if kind == StateType.CANCELLED and _message(run).startswith(CANCELLED_BY_PARENT):
+                return self._again(child, _message(run).removeprefix(CANCELLED_BY_PARENT), logger)
             if kind != StateType.CRASHED:  # it failed on its own, or someone cancelled it: not worth another run
                 return self.fail(child.what, _ended(run))
             if child.running_since is not None and silent < limits.liveness:
@@ -164,7 +170,7 @@ class Children(Generic[Outcome]):
     @staticmethod
     def _cancel(run: uuid.UUID, why: str) -> None:
         with get_client(sync_client=True) as client:
-            client.set_flow_run_state(run, Cancelled(message=f"cancelled by its parent: {why}"), force=True)
+            client.set_flow_run_state(run, Cancelled(message=f"{CANCELLED_BY_PARENT}{why}"), force=True)
 
     @staticmethod
     def _runs(ids: list[uuid.UUID]) -> dict[uuid.UUID, FlowRun]:

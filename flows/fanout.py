@@ -17,6 +17,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from data_processor import FanOut, LocalProcesses, Settings
 from data_processor.discover import Discovery
 from data_processor.engine import parallel_writers
+from data_processor.text import plural
 from data_processor.jobs import (
     ScanJob, ScanOutcome, forget_handoffs, handed_off, heard, recorded_result, scan_job_to_json,
 )
@@ -77,7 +78,7 @@ class KubernetesPods:
         def fail(key: str, error: str) -> LoadResult:
             return LoadResult(key, "failed", bytes=by_key[key].source.size, error=reason(error, key))
 
-        get_run_logger().info("starting %d scan runs of %s", len(jobs), self.deployment)
+        get_run_logger().info("starting %s of %s", plural(len(jobs), "scan run"), self.deployment)
         yield from self._children(settle, fail).watch(
             {key: {"scan": scan_job_to_json(job)} for key, job in by_key.items()})
         forget_handoffs(self.dest, self.table, self.run_id)
@@ -98,7 +99,7 @@ class KubernetesPods:
             logger.error("%s: not loaded: %s", key, reason(error, key))
             return LoadResult(key, "failed", bytes=by_key[key].source.size, error=reason(error, key))
 
-        logger.info("starting %d load runs of %s", len(files), self.deployment)
+        logger.info("starting %s of %s", plural(len(files), "load run"), self.deployment)
         yield from self._children(settle, fail).watch(
             {key: {"plan": plan.for_file(f).to_json()} for key, f in by_key.items()})
         forget_handoffs(dest, self.table, run_id)
@@ -108,7 +109,9 @@ class KubernetesPods:
                         lambda: heard(self.dest, self.table, self.run_id), settle, fail)
 
     def _start(self, what: str, parameters: dict, attempt: int) -> uuid.UUID:
-        """Start one child run (returns at once); a rescheduled parent finds the runs it started, not new ones."""
+        """Start one child run (returns at once). The key is the parent's run, the wave, the job and the attempt, not
+        the parent's own attempt: a parent rescheduled (its pod lost) finds the children it started and watches them
+        by the same rules (``flows.children``), instead of starting a second run per file."""
         parent = FlowRunContext.get().flow_run
         parameters = parameters | {"run_id": self.run_id, "db_limit": self.db_limit,
                                    "heartbeat_seconds": self.limits.heartbeat}
@@ -121,7 +124,7 @@ class KubernetesPods:
             parameters=parameters,
             timeout=0,
             flow_run_name=f"{self.table}: {kind}{what}{again}",
-            idempotency_key=f"{parent.id}:{parent.run_count}:{self.wave}:{kind}{what}:{attempt}",
+            idempotency_key=f"{parent.id}:{self.wave}:{kind}{what}:{attempt}",
             tags=["data-processor", f"table:{self.table}"],
         )
         return child.id

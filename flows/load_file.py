@@ -18,6 +18,7 @@ from prefect.context import FlowRunContext
 
 from data_processor.jobs import hand_off, heartbeat, scan_job_from_json, scan_one
 from data_processor.settings import Destination
+from data_processor.testing import pause_point
 from data_processor.types import LoadPlan, LoadResult
 from flows.tasks import DB_LIMIT, FileLoadFailed, load_file_task
 
@@ -50,6 +51,7 @@ def load_csv_file(plan: dict | None = None, run_id: str = "", dest: str | None =
     load_plan = LoadPlan.from_json(plan)
     (file,) = load_plan.files
     with heartbeat(url, load_plan.table, run_id, me, heartbeat_seconds):
+        pause_point("child-loading")
         result = load_file_task(key=file.source.key, plan=load_plan, dest=url, run_id=run_id, db_limit=db_limit)
     if result.status == "misfit":
         hand_off(url, load_plan.table, run_id, result)

@@ -11,8 +11,6 @@ Either way each file's write takes a slot of the ``db_concurrency_limit`` global
 database never sees more than ``max_db_writers`` loads at once.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import os
 from typing import Literal

@@ -12,8 +12,6 @@ table artifact (per year file: added, removed, unchanged) and the ``data-process
 with the totals.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import os
 from typing import Literal

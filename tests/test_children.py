@@ -20,27 +20,32 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName, LogFilter, LogFilterFlowRunId
 from prefect.states import Cancelling, Crashed
 
 from test_flows import ROOT, good_files
 
 PAUSE = "before-commit"
+"""Where the served children stop (unless a test names another point): inside the file's transaction."""
 LIMITS = ["--child-liveness", "6", "--child-start-timeout", "45"]
 """Heartbeats a second apart, a silent child lost after 6 s; a run not started within 45 s is stuck."""
 
 
+SERVE_CHILD = ("-m", "flows.load_file")
+SERVE_PARENT = ("-c", "import sys; from flows.load_folder import load_csv_folder; load_csv_folder.serve(name=sys.argv[1])")
+
+
 @contextmanager
-def serving(api: str, name: str, pg, pause_dir: Path | None = None):
+def serving(api: str, name: str, pg, pause_dir: Path | None = None, pause: str = PAUSE, serve: tuple = SERVE_CHILD):
     """The child deployment served as ``load-csv-file/<name>`` by a process group of its own (killable whole),
     its database in ``DEST_SQL`` as a pod's Secret gives it."""
     env = {**os.environ, "PREFECT_API_URL": api, "DEST_SQL": pg.url}
     if pause_dir is not None:
-        env |= {"DATA_PROCESSOR_PAUSE_AT": PAUSE, "DATA_PROCESSOR_PAUSE_DIR": str(pause_dir)}
+        env |= {"DATA_PROCESSOR_PAUSE_AT": pause, "DATA_PROCESSOR_PAUSE_DIR": str(pause_dir)}
     log = Path(os.environ.get("PYTEST_SERVE_LOG_DIR", "/dev/null"))
     log = log / f"{name}-{time.monotonic_ns()}.log" if log.is_dir() else log
     with log.open("w") as out:
-        server = subprocess.Popen([sys.executable, "-m", "flows.load_file", name], cwd=ROOT, env=env, stdout=out,
+        server = subprocess.Popen([sys.executable, *serve, name], cwd=ROOT, env=env, stdout=out,
                                   stderr=subprocess.STDOUT, start_new_session=True)
     try:
         yield server
@@ -57,13 +62,13 @@ def kill(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def served(name: str, seconds: float = 90) -> str:
+def served(name: str, seconds: float = 90, flow: str = "load-csv-file") -> str:
     deadline = time.monotonic() + seconds
     with get_client(sync_client=True) as client:
         while True:
             try:
-                client.read_deployment_by_name(f"load-csv-file/{name}")
-                return f"load-csv-file/{name}"
+                client.read_deployment_by_name(f"{flow}/{name}")
+                return f"{flow}/{name}"
             except Exception:  # noqa: BLE001 - not registered yet
                 assert time.monotonic() < deadline, f"load-csv-file/{name} was not served within {seconds:.0f} s"
                 time.sleep(0.5)
@@ -88,15 +93,15 @@ def finished(process: subprocess.Popen, log: Path, seconds: float) -> str:
     return log.read_text()
 
 
-def reached(pause_dir: Path, seconds: float = 180) -> None:
+def reached(pause_dir: Path, seconds: float = 180, pause: str = PAUSE) -> None:
     deadline = time.monotonic() + seconds
-    while not (pause_dir / f"{PAUSE}.reached").exists():
-        assert time.monotonic() < deadline, f"no child reached {PAUSE} within {seconds:.0f} s"
+    while not (pause_dir / f"{pause}.reached").exists():
+        assert time.monotonic() < deadline, f"no child reached {pause} within {seconds:.0f} s"
         time.sleep(0.1)
 
 
-def release(pause_dir: Path) -> None:
-    (pause_dir / f"{PAUSE}.go").touch()
+def release(pause_dir: Path, pause: str = PAUSE) -> None:
+    (pause_dir / f"{pause}.go").touch()
 
 
 def load_runs(pg, key: str) -> list:
@@ -105,6 +110,16 @@ def load_runs(pg, key: str) -> list:
         runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
             name=FlowRunFilterName(like_=f"{pg.table}: {key}")))
     return sorted(runs, key=lambda r: r.name)
+
+
+def logged(run_id, text: str, seconds: float = 180) -> None:
+    """Wait until flow run ``run_id`` has logged a line holding ``text`` (its lines reach the API in batches)."""
+    deadline = time.monotonic() + seconds
+    with get_client(sync_client=True) as client:
+        while not any(text in log.message for log in client.read_logs(log_filter=LogFilter(
+                flow_run_id=LogFilterFlowRunId(any_=[run_id])))):
+            assert time.monotonic() < deadline, f"the run did not log {text!r} within {seconds:.0f} s"
+            time.sleep(0.5)
 
 
 def paused_run(pg, keys: list[str]):
@@ -217,3 +232,37 @@ def test_a_parent_killed_while_its_children_load_is_run_again_and_loads_each_fil
     assert loaded == 3
     counts = re.search(rf"^{pg.table}: (\d+) files? loaded, (\d+) skipped \(unchanged\), 0 failed", output, re.M)
     assert counts and int(counts[1]) + int(counts[2]) == 3, output[-3000:]
+
+
+def test_a_rescheduled_parent_finds_the_children_it_started_and_starts_no_second_run(prefect_api, pg, src,
+                                                                                      tmp_path):
+    """The parent's pod is lost while a child works (paused before its load, beating), and Prefect runs the same
+    parent run again. It adopts that child (same keys: parent run, wave, file, attempt) and waits for it."""
+    from prefect.deployments import run_deployment
+    from prefect.states import Scheduled
+
+    expected = good_files(src, ["a", "b"])
+    child, parent_name = f"adopt-{uuid.uuid4().hex[:8]}", f"parent-{uuid.uuid4().hex[:8]}"
+    with serving(prefect_api, child, pg, tmp_path, pause="child-loading"):
+        deployment = served(child)
+        parameters = {"table": pg.table, "src": str(src), "glob": "**/certificates.csv", "dest": pg.url,
+                      "fanout": "kubernetes", "child_deployment": deployment, "db_concurrency_limit": pg.table,
+                      "child_liveness": 6, "child_start_timeout": 45}
+        with serving(prefect_api, parent_name, pg, serve=SERVE_PARENT) as first:
+            run = run_deployment(served(parent_name, flow="load-csv-folder"), parameters=parameters, timeout=0)
+            reached(tmp_path, pause="child-loading")
+            kill(first)  # the parent's pod is gone; its child goes on
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(run.id, Scheduled(), force=True)  # what a rescheduled pod comes back as
+        with serving(prefect_api, parent_name, pg, serve=SERVE_PARENT):
+            logged(run.id, "starting 1 load run of")  # run again, it has planned: b is loaded, a is not
+            release(tmp_path, pause="child-loading")
+            deadline = time.monotonic() + 240
+            with get_client(sync_client=True) as client:
+                while not (state := client.read_flow_run(run.id).state).is_final():
+                    assert time.monotonic() < deadline, f"the rescheduled parent is still {state.name}"
+                    time.sleep(0.5)
+    assert state.is_completed(), state.message
+    assert pg.count() == expected == pg.scalar(f"SELECT COUNT(DISTINCT lmk_key) FROM {pg.q(pg.table)}")
+    for key in ("a/certificates.csv", "b/certificates.csv"):
+        assert [r.name for r in load_runs(pg, key)] == [f"{pg.table}: {key}"], "a second load run was started"
