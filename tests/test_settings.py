@@ -34,7 +34,8 @@ ENVIRONMENT = {
 NOT_OPTIONS = {"run_id"}
 """Settings no command line takes: a run's id is made by the run (or by Prefect)."""
 
-FLOW_ONLY = {"fanout", "child_deployment", "db_concurrency_limit", "max_db_writers"}
+FLOW_ONLY = {"fanout", "child_deployment", "db_concurrency_limit", "max_db_writers", "child_liveness",
+             "child_start_timeout", "child_deadline", "child_attempts"}
 """``load-csv-folder`` parameters that are about Prefect, not about what to load."""
 
 OTHER_VARIABLES = {"DATA_PROCESSOR_LOG_FORMAT", "DATA_PROCESSOR_RETRY_DELAYS", "DATA_PROCESSOR_PAUSE_AT",
