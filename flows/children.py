@@ -31,6 +31,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.states import Cancelled
 
+from data_processor.errors import DataProcessorError
 from data_processor.text import plural
 
 Outcome = TypeVar("Outcome")
@@ -109,7 +110,12 @@ class Children(Generic[Outcome]):
         waiting = {what: Child(what, parameters, self.start(what, parameters, 1)) for what, parameters in jobs.items()}
         pause = 0.5  # short runs are seen soon after they end; long waves are looked at every ``poll`` seconds
         while waiting:
-            runs, beats, now = self._runs([c.run for c in waiting.values()]), self.heard(), time.monotonic()
+            try:
+                runs, beats, now = self._runs([c.run for c in waiting.values()]), self.heard(), time.monotonic()
+            except DataProcessorError as exc:  # the database briefly away: judge no child on missing heartbeats
+                logger.warning("cannot read the children's heartbeats (%s); looking again", exc)
+                time.sleep(self.limits.poll)
+                continue
             for child in list(waiting.values()):
                 run = runs.get(child.run)
                 if run is None or run.state is None:
@@ -133,14 +139,14 @@ class Children(Generic[Outcome]):
             if found is not None:
                 return found
             if kind == StateType.COMPLETED:  # its outcome is gone (a parent rescheduled after reading it)
-                return self._again(child, "its run left no outcome to read", logger)
+                return self._again(child, "its run left no outcome to read", logger, ended=True)
             if kind == StateType.CANCELLED and _message(run).startswith(CANCELLED_BY_PARENT):
-                return self._again(child, _message(run).removeprefix(CANCELLED_BY_PARENT), logger)
+                return self._again(child, _message(run).removeprefix(CANCELLED_BY_PARENT), logger, ended=True)
             if kind != StateType.CRASHED:  # it failed on its own, or someone cancelled it: not worth another run
                 return self.fail(child.what, _ended(run))
             if child.running_since is not None and silent < limits.liveness:
                 return None  # marked Crashed but still beating: a late pod, waited for
-            return self._again(child, f"its run crashed ({_message(run)})", logger)
+            return self._again(child, f"its run crashed ({_message(run)})", logger, ended=True)
         if kind in (StateType.RUNNING, StateType.CANCELLING):
             if silent >= limits.liveness:
                 return self._again(child, f"no heartbeat for {limits.liveness:.0f} s", logger)
@@ -156,10 +162,11 @@ class Children(Generic[Outcome]):
         return self._again(child, f"not running {limits.start_timeout:.0f} s after it was started "
                                   f"(still {run.state.name})", logger)
 
-    def _again(self, child: Child, why: str, logger) -> Outcome | None:  # noqa: ANN001
-        """Cancel the child's run (a pod that is in fact alive must not race its replacement) and start another,
-        or, after the last attempt, fail the job saying what happened."""
-        self._cancel(child.run, why)
+    def _again(self, child: Child, why: str, logger, ended: bool = False) -> Outcome | None:  # noqa: ANN001
+        """Cancel the child's run unless it ``ended`` (a pod that is in fact alive must not race its replacement)
+        and start another, or, after the last attempt, fail the job saying what happened."""
+        if not ended:
+            self._cancel(child.run, why)
         if child.attempt >= self.limits.attempts:
             return self.fail(child.what, f"{why}; tried {plural(child.attempt, 'time')}")
         logger.warning("%s: child run %s %s; starting run %d of %d", child.what, child.run, why, child.attempt + 1,

@@ -61,7 +61,10 @@ def _console_without_the_summary() -> None:
               help="Per-file deployment that --fanout kubernetes starts.")
 @click.option("--max-db-writers", type=click.IntRange(min=1), default=None,
               help="Files writing to the database at once, across every process and pod "
-              "(the size of the 'data-processor-db' global concurrency limit).")
+              "(the size of the --db-concurrency-limit global concurrency limit).")
+@click.option("--db-concurrency-limit", default="data-processor-db", show_default=True,
+              help="The Prefect global concurrency limit whose slot each file's write takes: one per database "
+              "server, shared by every table on it.")
 @click.option("--child-liveness", type=click.FloatRange(min=1), default=120, show_default=True,
               help="kubernetes: seconds without a heartbeat after which a running child (its pod lost) is started "
               "again.")
@@ -71,8 +74,9 @@ def _console_without_the_summary() -> None:
               help="kubernetes: seconds any one child may run; 0 for no deadline.")
 @click.option("--child-attempts", type=click.IntRange(min=1), default=3, show_default=True,
               help="kubernetes: runs a file gets (lost, stuck or crashed) before it fails.")
-def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None, child_liveness: float,
-                 child_start_timeout: float, child_deadline: float, child_attempts: int, **kwargs) -> None:
+def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None, db_concurrency_limit: str,
+                 child_liveness: float, child_start_timeout: float, child_deadline: float, child_attempts: int,
+                 **kwargs) -> None:
     """Run the load as the Prefect flow load-csv-folder: the same load, watched in the Prefect UI.
 
     Uses the Prefect API in PREFECT_API_URL, or a temporary one when unset. Exit status as for load.
@@ -90,7 +94,8 @@ def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None,
     state = load_csv_folder(
         table=options.table, src=options.src, glob=options.glob, dest=None, workers=options.workers,
         schema_file=options.schema_file, max_bad_rows=options.max_bad_rows, null_values=list(options.null_values),
-        fanout=fanout, child_deployment=child_deployment, max_db_writers=max_db_writers, prune=options.prune,
+        fanout=fanout, child_deployment=child_deployment, max_db_writers=max_db_writers,
+        db_concurrency_limit=db_concurrency_limit, prune=options.prune,
         lock_timeout=options.lock_timeout, child_liveness=child_liveness, child_start_timeout=child_start_timeout,
         child_deadline=child_deadline, child_attempts=child_attempts, return_state=True,
     )
