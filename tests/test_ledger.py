@@ -172,3 +172,26 @@ def test_a_ledger_from_before_object_sources_gains_its_etag_column(tmp_path):
     assert "etag" in [c["name"] for c in sa.inspect(engine).get_columns("data_processor_files")]
     assert ledger.entries(engine, "t")["a.csv"].etag is None
     engine.dispose()
+
+
+def test_heartbeats_count_per_job_and_are_forgotten_with_the_hand_offs(book):
+    """What the parent of the kubernetes fan-out reads to tell a working child from a lost pod."""
+    import threading
+
+    from data_processor.jobs import heartbeat, heard
+
+    for _ in range(3):
+        ledger.beat(book.engine, book.table, "run-1", "child-a")
+    ledger.beat(book.engine, book.table, "run-1", "child-b")
+    ledger.beat(book.engine, book.table, "run-2", "child-a")
+    assert heard(book.url, book.table, "run-1") == {"child-a": 3, "child-b": 1}
+    beating = threading.Event()
+    with heartbeat(book.url, book.table, "run-1", "child-c", every=0.01):
+        while heard(book.url, book.table, "run-1").get("child-c", 0) < 3:  # it beats on its own while work runs
+            beating.wait(0.01)
+    after = heard(book.url, book.table, "run-1")["child-c"]
+    beating.wait(0.1)
+    assert heard(book.url, book.table, "run-1")["child-c"] == after  # and stops when the work ends
+    ledger.forget_handoffs(book.engine, book.table, "run-1")
+    assert heard(book.url, book.table, "run-1") == {} and heard(book.url, book.table, "run-2") == {"child-a": 1}
+    ledger.forget_handoffs(book.engine, book.table, "run-2")
