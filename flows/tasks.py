@@ -26,6 +26,9 @@ from data_processor.types import LoadPlan, LoadResult
 DB_LIMIT = "data-processor-db"
 """The global concurrency limit every file's write takes a slot of (shared by all tables on one database)."""
 
+SLOT_LEASE_SECONDS = 60
+"""The writers' limit slot lease: the least Prefect's server accepts."""
+
 RETRY_DELAYS = list(retry_delays())
 """Seconds before each retry of a transient failure: the engine's policy, read when the flows are imported."""
 
@@ -58,7 +61,12 @@ def load_file_task(key: str, plan: LoadPlan, dest: str, run_id: str, db_limit: s
     """Load one planned file; raise :class:`FileLoadFailed` if it failed, so its run shows Failed and why."""
     logger = get_run_logger()
     file = next(f for f in plan.files if f.source.key == key)
-    with concurrency(db_limit, occupy=1, strict=True) if db_limit else nullcontext():
+    # A slot's lease is renewed while the load runs; a pod that is lost keeps its slot until the lease ends, so
+    # the shortest lease the server takes (60 s, not Prefect's 300) gives the slot back to its replacement soonest.
+    # A renewal that fails is no reason to stop a load mid-file: the cap is briefly one writer loose at worst.
+    slot = concurrency(db_limit, occupy=1, strict=True, lease_duration=SLOT_LEASE_SECONDS,
+                       raise_on_lease_renewal_failure=False)
+    with slot if db_limit else nullcontext():
         result = load_one(dest, plan, file, run_id, pauses=())
     if result.status == "failed":
         raise FileLoadFailed(result.error or f"{key}: failed")
