@@ -64,8 +64,9 @@ class ChildLimits:
 
     @property
     def poll(self) -> float:
-        """Seconds between two looks at the children."""
-        return min(5.0, max(0.5, self.liveness / 10))
+        """Most seconds between two looks at the children (the first come sooner): a child that ends is seen within
+        two seconds, and a thousand children cost five API calls a look."""
+        return min(2.0, max(0.5, self.liveness / 10))
 
 
 @dataclass
