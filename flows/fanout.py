@@ -8,19 +8,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from prefect import get_run_logger
+from prefect.client.schemas.objects import FlowRun
 from prefect.context import FlowRunContext
 from prefect.deployments import run_deployment
-from prefect.client.schemas.objects import FlowRun
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from data_processor import FanOut, LocalProcesses, Settings
 from data_processor.discover import Discovery
 from data_processor.engine import parallel_writers
-from data_processor.text import plural
 from data_processor.jobs import (
     ScanJob, ScanOutcome, forget_handoffs, handed_off, heard, recorded_result, scan_job_to_json,
 )
+from data_processor.text import plural
 from data_processor.types import FilePlan, LoadPlan, LoadResult
 from flows.children import ChildLimits, Children
 from flows.tasks import FileLoadFailed, load_file_task

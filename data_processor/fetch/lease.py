@@ -75,8 +75,9 @@ class StoreLease:
         except FileNotFoundError:  # released meanwhile: try once more from the start
             self.etag = self._put(mode="create")
             return
-        except ValueError:
+        except ValueError:  # not JSON: no lease anyone can renew
             held = {}
+        held = held if isinstance(held, dict) else {}
         expires = float(held.get("expires_at") or 0)
         if expires > time.time():
             since = time.strftime("%H:%M:%S UTC", time.gmtime(float(held.get("since") or 0)))
