@@ -33,13 +33,16 @@ spare: the slots the killed children held stay taken until their leases end (60 
 
 
 SERVE_CHILD = ("-m", "flows.load_file")
-SERVE_PARENT = ("-c", "import sys; from flows.load_folder import load_csv_folder; load_csv_folder.serve(name=sys.argv[1])")
+SERVE_PARENT = ("-c", "import sys; from flows.load_folder import load_csv_folder; "
+                      "load_csv_folder.serve(name=sys.argv[1])")
 
 
 @contextmanager
-def serving(api: str, name: str, pg, pause_dir: Path | None = None, pause: str = PAUSE, serve: tuple = SERVE_CHILD):
-    """The child deployment served as ``load-csv-file/<name>`` by a process group of its own (killable whole),
-    its database in ``DEST_SQL`` as a pod's Secret gives it."""
+def serving(api: str, name: str, pg, pause_dir: Path | None = None, pause: str = PAUSE,
+            serve: tuple = SERVE_CHILD):
+    """A flow served as deployment ``<flow>/<name>`` (the child unless ``serve`` says the parent) by a process
+    group of its own (killable whole), its database in ``DEST_SQL`` as a pod's Secret gives it. Its output is
+    dropped unless ``PYTEST_SERVE_LOG_DIR`` names a folder to keep it in (to see why a test failed)."""
     env = {**os.environ, "PREFECT_API_URL": api, "DEST_SQL": pg.url,
            "PREFECT_RUNNER_POLL_FREQUENCY": "1"}  # a run is taken within a second, not ten: the tests take half
     if pause_dir is not None:
