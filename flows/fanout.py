@@ -24,11 +24,14 @@ from data_processor.text import plural
 from data_processor.types import FilePlan, LoadPlan, LoadResult
 from flows.children import ChildLimits, Children
 from flows.tasks import FileLoadFailed, load_file_task
+from flows.writer_slots import writer_slots
 
 
 class PrefectThreads:
-    """Each file's load a task run on one of ``threads`` threads of this flow run, its write holding a slot of the
-    ``db_limit`` concurrency limit; scans on this machine's worker processes (``processes``)."""
+    """Each file's load a task run on one of ``threads`` threads of this flow run; scans on this machine's worker
+    processes (``processes``). The run holds one slot of the ``db_limit`` concurrency limit per thread for all its
+    loads (``flows.writer_slots``), asked once, not once per file; with fewer slots free it writes with fewer
+    threads."""
 
     def __init__(self, threads: int, db_limit: str, processes: LocalProcesses) -> None:
         self.threads, self.db_limit, self.processes = threads, db_limit, processes
@@ -37,9 +40,16 @@ class PrefectThreads:
         return self.processes.scan(jobs)
 
     def load(self, plan: LoadPlan, files: list[FilePlan], dest: str, run_id: str) -> Iterator[LoadResult]:
-        with ThreadPoolTaskRunner(max_workers=self.threads) as runner:
+        if not files:
+            return
+        logger = get_run_logger()
+        with writer_slots(self.db_limit, min(self.threads, len(files)), logger, fewer_ok=True) as threads, \
+                ThreadPoolTaskRunner(max_workers=threads) as runner:
+            if threads < min(self.threads, len(files)):
+                logger.info("loading with %s: the writers' limit %s has no more free", plural(threads, "thread"),
+                            self.db_limit)
             futures = {runner.submit(load_file_task, {"key": f.source.key, "plan": plan, "dest": dest,
-                                                      "run_id": run_id, "db_limit": self.db_limit}): f
+                                                      "run_id": run_id, "db_limit": None}): f
                        for f in files}
             for future in as_completed(list(futures)):
                 file = futures[future]

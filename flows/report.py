@@ -4,13 +4,14 @@ failure message that names every failed file."""
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import asdict
 
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.events import emit_event
 
 from data_processor.discover import Problem
-from data_processor.output import ScanTally, summary_fields
+from data_processor.output import ScanTally, size_text, summary_fields
 from data_processor.rejects import rejects_table_name
 from data_processor.summary import RunSummary
 from data_processor.text import plural, printable
@@ -37,19 +38,31 @@ def artifact_key(table: str, kind: str) -> str:
 
 
 class LoadProgress:
-    """The percentage of pending files finished, updated as each one ends (a bar on the run's Artifacts tab); a
-    progress callback of ``data_processor.load``."""
+    """The share of the pending bytes loaded, as a bar on the run's Artifacts tab, its description saying how many
+    files of how many; a progress callback of ``data_processor.load``. Updated at most every ``every`` seconds and
+    when the last file ends: an update per file cost more than a small file's load (a new API client each time)."""
 
-    def __init__(self, table: str, pending: list[FilePlan]) -> None:
-        self.keys, self.done = {f.source.key for f in pending}, 0
-        total = len(self.keys)
-        self.id = create_progress_artifact(0.0 if total else 100.0, key=artifact_key(table, "progress"),
-                                           description=f"Files of {table} finished, of {total} to load")
+    def __init__(self, table: str, pending: list[FilePlan], every: float = 2.0) -> None:
+        self.table, self.every = table, every
+        self.sizes = {f.source.key: f.source.size for f in pending}
+        self.total, self.done_bytes, self.done, self.shown = sum(self.sizes.values()), 0, 0, time.monotonic()
+        self.id = create_progress_artifact(0.0 if self.sizes else 100.0, key=artifact_key(table, "progress"),
+                                           description=self._description())
 
     def __call__(self, event: str, payload: object) -> None:
-        if event == "loaded" and isinstance(payload, LoadResult) and payload.key in self.keys:
-            self.done += 1
-            update_progress_artifact(self.id, 100.0 * self.done / len(self.keys))
+        if event != "loaded" or not isinstance(payload, LoadResult) or payload.key not in self.sizes:
+            return
+        self.done += 1
+        self.done_bytes += self.sizes[payload.key]
+        last = self.done == len(self.sizes)
+        if last or time.monotonic() - self.shown >= self.every:
+            self.shown = time.monotonic()
+            share = self.done_bytes / self.total if self.total else self.done / len(self.sizes)
+            update_progress_artifact(self.id, 100.0 * share, description=self._description())
+
+    def _description(self) -> str:
+        return (f"{self.table}: {self.done:,} of {plural(len(self.sizes), 'file')} to load finished "
+                f"({size_text(self.done_bytes)} of {size_text(self.total)})")
 
 
 class ScanLog:

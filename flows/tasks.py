@@ -1,7 +1,8 @@
 """The per-file load as a Prefect task: the engine's ``load_one``, capped and retried the Prefect way.
 
-* **Capped:** the write runs inside a slot of a global concurrency limit (``strict=True``: a missing limit is an
-  error, never an uncapped load), so however many threads or pods there are, at most N write at once.
+* **Capped:** in a pod the write runs inside a slot of the writers' global concurrency limit (a missing limit is
+  an error, never an uncapped load), so however many pods there are, at most N write at once; a local run holds
+  its threads' slots for all its files instead (``flows.writer_slots``) and passes no limit here.
 * **Retried only when a retry can help:** a transient database error (connection dropped, restart, deadlock) is
   retried after the engine's delays (``data_processor.retry``, the CLI's policy too); a data error (too many bad
   rows), or a database that stayed down through every delay, fails the task at once. Each attempt is one
@@ -10,24 +11,19 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
-from prefect.concurrency.sync import concurrency
 
 from data_processor.errors import TransientDatabaseError
 from data_processor.output import result_line
 from data_processor.retry import retry_delays
 from data_processor.jobs import load_one
 from data_processor.types import LoadPlan, LoadResult
+from flows.writer_slots import writer_slots
 
 DB_LIMIT = "data-processor-db"
 """The global concurrency limit every file's write takes a slot of (shared by all tables on one database)."""
-
-SLOT_LEASE_SECONDS = 60
-"""The writers' limit slot lease: the least Prefect's server accepts."""
 
 RETRY_DELAYS = list(retry_delays())
 """Seconds before each retry of a transient failure: the engine's policy, read when the flows are imported."""
@@ -61,12 +57,7 @@ def load_file_task(key: str, plan: LoadPlan, dest: str, run_id: str, db_limit: s
     """Load one planned file; raise :class:`FileLoadFailed` if it failed, so its run shows Failed and why."""
     logger = get_run_logger()
     file = next(f for f in plan.files if f.source.key == key)
-    # A slot's lease is renewed while the load runs; a pod that is lost keeps its slot until the lease ends, so
-    # the shortest lease the server takes (60 s, not Prefect's 300) gives the slot back to its replacement soonest.
-    # A renewal that fails is no reason to stop a load mid-file: the cap is briefly one writer loose at worst.
-    slot = concurrency(db_limit, occupy=1, strict=True, lease_duration=SLOT_LEASE_SECONDS,
-                       raise_on_lease_renewal_failure=False)
-    with slot if db_limit else nullcontext():
+    with writer_slots(db_limit or "", 1, logger):
         result = load_one(dest, plan, file, run_id, pauses=())
     if result.status == "failed":
         raise FileLoadFailed(result.error or f"{key}: failed")

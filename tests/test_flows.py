@@ -4,6 +4,7 @@ retries of transient errors, the failure alert and the run's artifacts."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -64,6 +65,7 @@ def test_local_mode_loads_every_file_once_and_writes_the_artifact(prefect_api, p
             ("c/certificates.csv", "loaded", 50)]
         progress = [a for a in artifact if a.key == f"progress-{pg.table.replace('_', '-')}"]
         assert progress and float(progress[0].data) == 100.0
+        assert progress[0].description.startswith(f"{pg.table}: 3 of 3 files to load finished (")
         APILogHandler().flush()  # the run's log lines go to the API in batches
         logs = [log.message for log in client.read_logs(log_filter=LogFilter(
             flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id])))]
@@ -264,6 +266,58 @@ def test_the_database_writer_cap_holds(prefect_api, pg, src):
     spans = pg.rows("SELECT attempted_at, loaded_at FROM data_processor_files WHERE table_name = :t", t=pg.table)
     assert len(spans) == 6
     assert _max_overlap([(a.timestamp(), b.timestamp()) for a, b in spans]) <= 2
+
+
+class _Lines(logging.Handler):
+    """The run's log lines as this process emits them (the flow runs on a thread here)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    def wait_for(self, text: str, seconds: float = 120) -> None:
+        deadline = time.monotonic() + seconds
+        while not any(text in line for line in self.lines):
+            assert time.monotonic() < deadline, f"no line with {text!r} in {self.lines}"
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def flow_lines():
+    lines, logger = _Lines(), logging.getLogger("prefect.flow_runs")
+    logger.addHandler(lines)
+    yield lines
+    logger.removeHandler(lines)
+
+
+def test_a_run_waits_for_writer_slots_held_elsewhere_says_so_and_goes_on_when_freed(prefect_api, pg, src,
+                                                                                   flow_lines):
+    """Both slots of the limit held by another holder: the run says it waits, naming the limit, and loads once one
+    is freed, with as many threads as slots it got (one)."""
+    from prefect.concurrency.sync import concurrency
+
+    expected = good_files(src, ["a", "b", "c"])
+    with get_client(sync_client=True) as client:
+        client.upsert_global_concurrency_limit_by_name(pg.table, 2)
+    outcome = {}
+    with concurrency(pg.table, occupy=1, strict=True):
+        with concurrency(pg.table, occupy=1, strict=True):
+            runner = threading.Thread(target=lambda: outcome.update(state=run_parent(pg, src, workers=2)))
+            runner.start()
+            flow_lines.wait_for(f"waiting for 1 slot of the writers' limit {pg.table} (2 of 2 held by other loads")
+        runner.join(timeout=120)
+    state = outcome["state"]
+    assert state.is_completed(), state.message
+    assert pg.count() == expected
+    assert any(line.startswith(f"got 1 slot of the writers' limit {pg.table} after") for line in flow_lines.lines)
+    assert f"loading with 1 thread: the writers' limit {pg.table} has no more free" in flow_lines.lines
+    spans = pg.rows("SELECT attempted_at, loaded_at FROM data_processor_files WHERE table_name = :t", t=pg.table)
+    assert _max_overlap([(a.timestamp(), b.timestamp()) for a, b in spans]) == 1
+    with get_client(sync_client=True) as client:
+        assert client.read_global_concurrency_limit_by_name(pg.table).active_slots == 0
 
 
 def test_a_transient_database_error_is_retried_and_the_file_loads_once(prefect_api, pg, src):
