@@ -65,7 +65,7 @@ if pid == 0:
     os.execvp(sys.argv[2], sys.argv[2:])
 _, status, usage = os.wait4(pid, 0)
 with open(sys.argv[1], "w") as out:
-    out.write(str(usage.ru_maxrss))
+    out.write(f"{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
@@ -90,6 +90,7 @@ class Measurement:
     tree_rss_mb: float
     rows: int | None = None
     error: str | None = None
+    cpu_seconds: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -144,13 +145,14 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> Measuremen
         seconds = time.perf_counter() - started
         stop.set()
         sampler.join()
-        text = usage.read().strip()
-        peak = int(text) / 1024 if text else 0.0
+        text = usage.read().split()
+        peak = int(text[0]) / 1024 if text else 0.0
+        cpu = float(text[1]) if text else 0.0
         error = None
         if code != 0:
             stderr.seek(0)
             error = f"exit {code}: {_error_summary(stderr.read())}"
-        return Measurement(seconds, peak, max(peak_tree[0] / 2**20, peak), error=error)
+        return Measurement(seconds, peak, max(peak_tree[0] / 2**20, peak), error=error, cpu_seconds=cpu)
 
 
 def _error_summary(stderr: str) -> str:
@@ -219,11 +221,12 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run_tool(url: str, engine: sa.Engine, src: Path | str, table: str, workers: int) -> Measurement:
+def run_tool(url: str, engine: sa.Engine, src: Path | str, table: str, workers: int,
+             extra: tuple[str, ...] = ()) -> Measurement:
     drop_tool_tables(engine, table)
     result = measure([sys.executable, "-m", "data_processor", "load", "--src", str(src),
                       "--glob", "**/certificates.csv", "--dest", url, "--table", table,
-                      "--workers", str(workers)], env=_env())
+                      "--workers", str(workers), *extra], env=_env())
     result.rows = count_rows(engine, table)
     return result
 
@@ -277,7 +280,8 @@ def median(runs: list[Measurement]) -> Measurement:
     error = next((r.error for r in runs if r.error), None)
     rows = [r.rows for r in runs if r.rows is not None]
     return Measurement(statistics.median(r.seconds for r in runs), statistics.median(r.peak_rss_mb for r in runs),
-                       statistics.median(r.tree_rss_mb for r in runs), max(rows) if rows else None, error)
+                       statistics.median(r.tree_rss_mb for r in runs), max(rows) if rows else None, error,
+                       statistics.median(r.cpu_seconds for r in runs))
 
 
 def print_table(results: dict[str, tuple[Measurement, float]], baseline_rate: float | None) -> None:
@@ -285,16 +289,17 @@ def print_table(results: dict[str, tuple[Measurement, float]], baseline_rate: fl
 
     The ratio compares MB/s, so the single-file row (other data, other size) is comparable too.
     """
-    print("| method | seconds | MB/s | × psql \\copy time | peak RSS MB | tree RSS MB | rows |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| method | seconds | CPU s | MB/s | × psql \\copy time | peak RSS MB | tree RSS MB | rows |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, (m, size_mb) in results.items():
         ratio = f"{baseline_rate / (size_mb / m.seconds):.2f}×" if baseline_rate else "-"
         rows = f"{m.rows:,}" if m.rows is not None else "-"
         status = f" **FAILED** after {m.seconds:.1f} s: {m.error}" if m.error else ""
         if m.error:
-            print(f"| {name}{status} | - | - | - | {m.peak_rss_mb:.0f} | {m.tree_rss_mb:.0f} | {rows} |")
+            print(f"| {name}{status} | - | - | - | - | {m.peak_rss_mb:.0f} | {m.tree_rss_mb:.0f} | {rows} |")
         else:
-            print(f"| {name} | {m.seconds:.2f} | {size_mb / m.seconds:.1f} | {ratio} | {m.peak_rss_mb:.0f} | "
+            print(f"| {name} | {m.seconds:.2f} | {m.cpu_seconds:.2f} | {size_mb / m.seconds:.1f} | {ratio} | "
+                  f"{m.peak_rss_mb:.0f} | "
                   f"{m.tree_rss_mb:.0f} | {rows} |")
 
 
@@ -314,6 +319,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=1, help="runs per method; medians are reported (default 1)")
     parser.add_argument("--methods", default="tool,psql,pandas",
                         help="comma list of tool, psql, pandas (default all; pandas is the slow one)")
+    parser.add_argument("--null-values", default="",
+                        help="also run the tool with --null-values VALUE (the monthly EPC job passes 'NO DATA!')")
     parser.add_argument("--single-file-mb", type=float, default=0,
                         help="also load ONE certificates.csv of this size with 1 worker (memory vs file size)")
     parser.add_argument("--keep", action="store_true", help="keep the generated data and the bench_* tables")
@@ -387,6 +394,10 @@ def _benchmark(args: argparse.Namespace, engine: sa.Engine, scratch: Path) -> in
         for workers in args.workers:
             alternating[f"data-processor load --workers {workers}"] = (
                 lambda workers=workers: run_tool(args.dest, engine, data, TOOL_TABLE, workers))
+            if args.null_values:
+                alternating[f"data-processor load --workers {workers} --null-values {args.null_values!r}"] = (
+                    lambda workers=workers: run_tool(args.dest, engine, data, TOOL_TABLE, workers,
+                                                     ("--null-values", args.null_values)))
     runs: dict[str, list[Measurement]] = {name: [] for name in alternating}
     for _ in range(args.repeat):  # one run of each in turn: a busy spell on the shared machine hits all of them
         for name, run in alternating.items():

@@ -158,7 +158,7 @@ def plan(settings: Settings, fan_out: FanOut | None = None, progress: Progress =
     scans.sort(key=lambda s: s.plan.source.key)
     to_load = [s for s in scans if s.plan.state != "unchanged"]
     load_plan = build_plan(settings.table, scans if to_load else [], existing, overrides, settings.null_values,
-                           settings.max_bad_rows)
+                           settings.max_bad_rows, settings.hash_first_load)
     check_width(load_plan, writer.CAPABILITIES)
     progress("planned", load_plan)
     return Plan(settings, found, load_plan, scans, failures, existing, known, table_reset,

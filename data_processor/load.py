@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import zipfile
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +30,7 @@ from .errors import (
     TooManyRejects, TransientDatabaseError,
 )
 from .logs import result_fields
+from .null_markers import blankable, blanked
 from .fingerprint import Witness, open_raw
 from .read import iter_batches, locate_rows
 from .rejects import insert as insert_rejects
@@ -242,9 +244,11 @@ def _delete_gone(conn: sa.Connection, writer: Writer, table: sa.Table, file_id: 
 
 def _can_copy_file(writer: Writer, plan: LoadPlan, file: FilePlan) -> bool:
     """The raw-file fast path is exact only when the scan found nothing the database would parse differently (or,
-    for a file to verify, the fingerprint did not, and the rest is checked on the way)."""
+    for a file to verify, the fingerprint did not, and the rest is checked on the way), and its null markers, if
+    any, can be made empty fields on the way (``null_markers``)."""
     return (
-        writer.CAPABILITIES.copy_file and not plan.null_values
+        writer.CAPABILITIES.copy_file and not plan.hash_first_load
+        and blankable(plan.null_values, file.dialect.delimiter)
         and (file.clean or (file.verify and file.valid_utf8 and not file.has_nul))
         and not plan.unverified.intersection(file.columns) and file.dialect.encoding in ("utf-8", "utf-8-sig")
     )
@@ -257,7 +261,7 @@ def _copy_whole_file(conn: sa.Connection, writer: Writer, table: sa.Table, plan:
     witness = Witness()
     try:
         with open_raw(file.source, file.dialect.compression, witness) as stream:
-            copied = writer.copy_file(conn, table, file, file_id, stream)
+            copied = writer.copy_file(conn, table, file, file_id, _as_copied(stream, plan, file))
     except RowsRefused:
         copied = None
     except Exception:
@@ -290,11 +294,11 @@ def _copy_verified(conn: sa.Connection, writer: Writer, table: sa.Table, plan: L
 
     savepoint = conn.begin_nested()
     witness, pipe = Witness(), Pipe()
-    copying = pipe.start(lambda stream: writer.copy_file(conn, table, file, file_id, stream))
+    copying = pipe.start(lambda stream: writer.copy_file(conn, table, file, file_id, _as_copied(stream, plan, file)))
     rows = 0
     try:
-        for batch in iter_batches(file.source, file.dialect, len(file.columns), (), count, count, witness, include,
-                                  pipe.put):
+        for batch in iter_batches(file.source, file.dialect, len(file.columns), plan.null_values, count, count,
+                                  witness, include, pipe.put):
             rows += batch.num_rows
             verifier.observe(batch, include)
             if verifier.misfit or irregular:
@@ -316,6 +320,11 @@ def _copy_verified(conn: sa.Connection, writer: Writer, table: sa.Table, plan: L
         return None
     savepoint.commit()
     return rows
+
+
+def _as_copied(stream: BinaryIO, plan: LoadPlan, file: FilePlan) -> BinaryIO:
+    """The bytes the COPY reads: the file's own, its null markers made empty fields (the COPY's one null)."""
+    return blanked(stream, plan.null_values, file.dialect.delimiter)
 
 
 def write_isolating(

@@ -154,6 +154,7 @@ def build_plan(
     overrides: dict[str, ColumnPlan] | None = None,
     null_values: tuple[str, ...] = (),
     max_bad_rows: int = 1000,
+    hash_first_load: bool = False,
 ) -> LoadPlan:
     """One schema for every file: inferred, widened against an existing table, overridden by a schema file.
 
@@ -181,7 +182,8 @@ def build_plan(
             column = replace(wider, name=name, source=sources[name])
         columns.append(column)
     unverified = frozenset(name for name in overrides if name in merged)
-    return LoadPlan(table, tuple(columns), tuple(s.plan for s in scans), tuple(null_values), max_bad_rows, unverified)
+    return LoadPlan(table, tuple(columns), tuple(s.plan for s in scans), tuple(null_values), max_bad_rows, unverified,
+                    hash_first_load)
 
 
 def check_table_name(table: str, capabilities: Capabilities) -> None:

@@ -96,6 +96,12 @@ class Settings(Destination):
         description="Values that mean NULL, e.g. 'NO DATA!'. By default only an empty field is NULL: None, N/A and "
         "NA are data.",
     )
+    hash_first_load: bool = Field(
+        False,
+        description="Give a new file's rows their hashes on its first load too (every row parsed: slower on "
+        "PostgreSQL, where a clean file is otherwise copied raw), so that its first change is applied as a row "
+        "difference instead of replacing it whole. For data that comes back changed, like the monthly EPC release.",
+    )
     lock_timeout: float = Field(
         600.0, ge=0,
         description="Seconds to wait for another run on the same table to finish. Ten minutes, so that an "

@@ -111,6 +111,8 @@ class LoadPlan:
     max_bad_rows: int = 1000
     unverified: frozenset[str] = frozenset()
     """Columns whose type was not inferred from every value (a schema file set it): checked row by row at load."""
+    hash_first_load: bool = False
+    """A new file's rows are hashed too (never copied raw), so its first change can be applied as a difference."""
 
     def column(self, name: str) -> ColumnPlan:
         return next(c for c in self.columns if c.name == name)

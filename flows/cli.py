@@ -95,7 +95,7 @@ def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None,
         table=options.table, src=options.src, glob=options.glob, dest=None, workers=options.workers,
         schema_file=options.schema_file, max_bad_rows=options.max_bad_rows, null_values=list(options.null_values),
         fanout=fanout, child_deployment=child_deployment, max_db_writers=max_db_writers,
-        db_concurrency_limit=db_concurrency_limit, prune=options.prune,
+        db_concurrency_limit=db_concurrency_limit, prune=options.prune, hash_first_load=options.hash_first_load,
         lock_timeout=options.lock_timeout, child_liveness=child_liveness, child_start_timeout=child_start_timeout,
         child_deadline=child_deadline, child_attempts=child_attempts, return_state=True,
     )

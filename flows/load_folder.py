@@ -78,6 +78,7 @@ def load_csv_folder(
     max_db_writers: int | None = None,
     lock_timeout: float = 600.0,
     prune: bool = False,
+    hash_first_load: bool = False,
     child_liveness: float = ChildLimits.liveness,
     child_start_timeout: float = ChildLimits.start_timeout,
     child_deadline: float = ChildLimits.deadline,
@@ -103,6 +104,8 @@ def load_csv_folder(
         max_db_writers: Size of that limit; empty keeps the limit as it is (created with ``workers`` if missing).
         lock_timeout: Seconds to wait for another run on the same table.
         prune: Delete the rows of files loaded earlier that no longer match (else they stay, with a note).
+        hash_first_load: Hash a new file's rows on its first load too (slower on PostgreSQL), so its first change
+            is applied as a row difference, not by replacing it whole.
         child_liveness: ``kubernetes``: seconds without a heartbeat after which a Running child is lost (its pod
             gone) and started again.
         child_start_timeout: ``kubernetes``: seconds a child may wait for a worker and a pod before it counts as
@@ -113,7 +116,8 @@ def load_csv_folder(
     logger = get_run_logger()
     settings = Settings(src=src, glob=glob, dest=dest, table=table, workers=workers,
                         schema_file=schema_file, max_bad_rows=max_bad_rows, null_values=tuple(null_values or ()),
-                        lock_timeout=lock_timeout, run_id=str(FlowRunContext.get().flow_run.id), prune=prune)
+                        lock_timeout=lock_timeout, run_id=str(FlowRunContext.get().flow_run.id), prune=prune,
+                        hash_first_load=hash_first_load)
     logger.info("loading %s from %s/%s into %s (%s fan-out)", table, display(src), glob, settings.dest,
                 fanout)
     if dest and masked(dest) != dest:

@@ -5,7 +5,8 @@ The service regenerates one zip on the 1st of each month (one CSV per year: ``ce
 folder or ``s3://bucket/prefix``) unless ``to`` already holds it; then it runs ``load-csv-folder`` twice as
 subflows with the zip itself as the source (members are streamed, never extracted): certificates into one table,
 recommendations into another. Files are keyed by member name, so next month's ``certificates-2021.csv`` becomes
-that file's rows, applied as a row difference (only the certificates added, removed or changed are written); a year
+that file's rows, applied as a row difference (only the certificates added, removed or changed are written: every
+row is hashed from its first load on, ``hash_first_load``); a year
 file gone from the release has its rows pruned (certificates can disappear from the register, so a release
 replaces, it does not only append). What changed is published for the people downstream: the ``epc-release-changes``
 table artifact (per year file: added, removed, unchanged) and the ``data-processor.epc-release.completed`` event
@@ -138,7 +139,7 @@ def sync_epc(
         state = load_csv_folder(
             table=tables[kind], src=fetched.location, glob=glob, null_values=null_values or ["NO DATA!"],
             max_bad_rows=max_bad_rows, workers=workers, fanout=fanout, child_deployment=child_deployment,
-            max_db_writers=max_db_writers, prune=prune, return_state=True, **(child_limits or {}),
+            max_db_writers=max_db_writers, prune=prune, hash_first_load=True, return_state=True, **(child_limits or {}),
         )
         outcome = state.result(raise_on_failure=False)
         summaries[kind] = getattr(outcome, "payload", outcome)  # a FilesFailed carries the run's summary

@@ -472,7 +472,7 @@ def test_kubernetes_mode_widens_for_a_misfit_file_and_loads_it_again(prefect_api
 def test_both_fan_outs_apply_a_changed_file_as_a_row_difference(prefect_api, served_child, pg, src):
     """The next release in kubernetes fan-out (one pod per file: the result comes back through the ledger) and in
     local fan-out (task runs): only what changed is written, and the summary and table artifact say so."""
-    monthly = {"null_values": ["NO DATA!"]}  # as sync-epc loads: every row is parsed, so every row is hashed
+    monthly = {"null_values": ["NO DATA!"], "hash_first_load": True}  # as sync-epc loads: every row hashed
     lines = rows("a", 30).splitlines(keepends=True)
     write(src / "a" / "certificates.csv", HEADER + "".join(lines))
     assert run_parent(pg, src, fanout="kubernetes", child_deployment=served_child, **monthly).is_completed()

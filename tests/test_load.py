@@ -152,6 +152,42 @@ def test_null_values_option(db, src):
     assert db.rows(f"SELECT rating FROM {db.q(db.table)} ORDER BY id") == [(None,), ("B",)]
 
 
+def test_null_markers_bare_or_quoted_are_null_and_text_holding_them_is_kept(db, src):
+    """The same values on every database; on PostgreSQL through the raw-file COPY (its rows carry no hash), the
+    markers made empty fields in the bytes on the way."""
+    write(src / "x.csv", 'id,rating,note,n\n1,NO DATA!,"NO DATA!",NO DATA!\n2,"B","a,NO DATA!",7\n'
+                         '3,NO DATA!x,"line\nNO DATA!",""\n4,,"say ""NO DATA!""",NO DATA!\n')
+    summary = db.load(src, null_values=("NO DATA!",))
+    assert summary.exit_code == 0, summary.failed
+    assert db.rows(f"SELECT id, rating, note, n FROM {db.q(db.table)} ORDER BY id") == [
+        (1, None, None, None), (2, "B", "a,NO DATA!", 7), (3, "NO DATA!x", "line\nNO DATA!", None),
+        (4, None, 'say "NO DATA!"', None)]
+    hashed = db.scalar(f"SELECT COUNT(_row_hash) FROM {db.q(db.table)}")
+    assert hashed == (0 if db.engine.dialect.name == "postgresql" else 4)
+
+
+def test_hash_first_load_hashes_every_row_of_a_clean_new_file(db, src):
+    """Asked for, a clean first load is parsed and hashed even where it could be copied raw (PostgreSQL), so its
+    first change is applied as a difference."""
+    write(src / "x.csv", "id,v\n1,a\n2,b\n3,NO DATA!\n")
+    assert db.load(src, null_values=("NO DATA!",), hash_first_load=True).exit_code == 0
+    assert db.scalar(f"SELECT COUNT(_row_hash) FROM {db.q(db.table)}") == 3
+    write(src / "x.csv", "id,v\n1,a\n2,b\n3,NO DATA!\n4,d\n")
+    [result] = db.load(src, null_values=("NO DATA!",)).results
+    assert (result.applied, result.rows_inserted, result.rows_unchanged) == ("diff", 1, 3)
+
+
+def test_null_markers_in_a_new_file_checked_on_its_way_into_an_existing_table(db, src):
+    """A file whose columns the table already has is not scanned whole but checked while it is copied: a marker
+    in an integer column is a null there too, not a value that outgrows the column."""
+    write(src / "a.csv", "id,n\n1,5\n")
+    assert db.load(src, null_values=("NO DATA!",)).exit_code == 0
+    write(src / "b.csv", "id,n\n2,NO DATA!\n3,\"NO DATA!\"\n4,8\n")
+    summary = db.load(src, null_values=("NO DATA!",))
+    assert summary.exit_code == 0, summary.failed
+    assert db.rows(f"SELECT id, n FROM {db.q(db.table)} ORDER BY id") == [(1, 5), (2, None), (3, None), (4, 8)]
+
+
 @pytest.mark.parametrize("workers", [2])
 def test_parallel_files(db, src, workers, monkeypatch):
     monkeypatch.setattr("data_processor.fanout.PARALLEL_MIN_BYTES", 0)  # real worker processes, even for tiny files

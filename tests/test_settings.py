@@ -28,6 +28,7 @@ ENVIRONMENT = {
     "workers": "DATA_PROCESSOR_WORKERS", "schema_file": "DATA_PROCESSOR_SCHEMA_FILE",
     "max_bad_rows": "DATA_PROCESSOR_MAX_BAD_ROWS", "null_values": "DATA_PROCESSOR_NULL_VALUES",
     "lock_timeout": "DATA_PROCESSOR_LOCK_TIMEOUT", "prune": "DATA_PROCESSOR_PRUNE", "run_id": "DATA_PROCESSOR_RUN_ID",
+    "hash_first_load": "DATA_PROCESSOR_HASH_FIRST_LOAD",
 }
 """The original script's four variables keep their names; the others are DATA_PROCESSOR_<NAME>."""
 
@@ -58,15 +59,16 @@ def test_every_field_reads_its_environment_variable(monkeypatch, tmp_path):
     values = {"SRC_DATA_FOLDER": "/data/epc", "SRC_FILE_NAME": "**/certificates.csv", "DEST_SQL": URL,
               "DEST_TABLE": "certificates", "DATA_PROCESSOR_WORKERS": "3", "DATA_PROCESSOR_SCHEMA_FILE": str(schema),
               "DATA_PROCESSOR_MAX_BAD_ROWS": "7", "DATA_PROCESSOR_NULL_VALUES": '["NO DATA!", "N/A"]',
-              "DATA_PROCESSOR_LOCK_TIMEOUT": "5", "DATA_PROCESSOR_PRUNE": "true", "DATA_PROCESSOR_RUN_ID": "r1"}
+              "DATA_PROCESSOR_LOCK_TIMEOUT": "5", "DATA_PROCESSOR_PRUNE": "true", "DATA_PROCESSOR_RUN_ID": "r1",
+              "DATA_PROCESSOR_HASH_FIRST_LOAD": "true"}
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     settings = Settings()
     assert (settings.src, settings.glob, settings.dest_url, settings.table) == (
         "/data/epc", "**/certificates.csv", URL, "certificates")
     assert (settings.workers, settings.schema_file, settings.max_bad_rows, settings.null_values,
-            settings.lock_timeout, settings.prune, settings.run_id) == (
-        3, str(schema), 7, ("NO DATA!", "N/A"), 5.0, True, "r1")
+            settings.lock_timeout, settings.prune, settings.run_id, settings.hash_first_load) == (
+        3, str(schema), 7, ("NO DATA!", "N/A"), 5.0, True, "r1", True)
 
 
 def test_the_projects_other_variables_are_not_settings(monkeypatch):
@@ -96,7 +98,8 @@ def test_one_default_per_setting_each_documented():
     defaults = {name: info.get_default() for name, info in Settings.model_fields.items() if not info.is_required()}
     assert defaults.pop("dest").get_secret_value() == "sqlite:///data_processor.db"
     assert defaults == {"src": ".", "glob": "**/*.csv", "workers": 0, "schema_file": None, "max_bad_rows": 1000,
-                        "null_values": (), "lock_timeout": 600.0, "prune": False, "run_id": ""}
+                        "null_values": (), "lock_timeout": 600.0, "prune": False, "run_id": "",
+                        "hash_first_load": False}
     assert [name for name, info in Settings.model_fields.items() if info.is_required()] == ["table"]
     for name, info in Settings.model_fields.items():
         assert info.description and len(info.description) > 30, name
