@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import time
 import zipfile
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import BinaryIO
 
 import numpy as np
@@ -32,7 +34,7 @@ from .errors import (
 from .logs import result_fields
 from .null_markers import blankable, blanked
 from .fingerprint import Witness, open_raw
-from .read import iter_batches, locate_rows
+from .read import WRITE_BATCH_BYTES, iter_batches, locate_rows
 from .rejects import insert as insert_rejects
 from .rejects import rejects_table
 from .sources import replaced_while_read
@@ -166,31 +168,35 @@ def _load_in_transaction(
     def on_repeated_header() -> None:
         repeated.append(("", REPEATED_HEADER))
 
+    def written(count: int, refused: list[tuple[int, str]], kept: np.ndarray, base: int) -> None:
+        nonlocal inserted
+        inserted += count
+        bad_rows.update((base + int(kept[row]), reason) for row, reason in refused)
+        pause_point("batch-written")
+
     witness = Witness()
     verifier = Verifier(plan, file) if file.verify else None
     batches = iter_batches(file.source, file.dialect, len(file.columns), plan.null_values, on_ragged,
-                           on_repeated_header, witness)
-    for batch in batches:
-        read += batch.num_rows
-        checked = check_batch(batch, file, plan)
-        good, kept, hashes = checked.good, checked.kept, row_hashes(checked.good)
-        if stored is not None:  # only the rows the table does not hold yet
-            new = np.flatnonzero(~stored.match(hashes))
-            good, kept, hashes = good.take(pa.array(new)), kept[new], hashes[new]
-        if verifier is not None:  # a row the table holds fits its columns: it loaded under the same types
-            verifier.observe(good, range(len(file.columns)))
-            if verifier.misfit:  # nothing of the file will load: only its statistics still matter
-                continue
-        bad_rows.update((row_base + row, reason) for row, reason in checked.bad.items())
-        if good.num_rows:
-            stamped = good.append_column(FILE_ID_COLUMN, pa.array(np.full(good.num_rows, file_id, np.int64)))
-            stamped = stamped.append_column(ROW_HASH_COLUMN, pa.array(hashes))
-            count, refused = write_isolating(conn, writer, table, columns, stamped)
-            inserted += count
-            bad_rows.update((row_base + int(kept[row]), reason) for row, reason in refused)
-            pause_point("batch-written")
-        row_base += batch.num_rows
-        _check_limit(file, plan, bad_rows, ragged + repeated)
+                           on_repeated_header, witness, batch_bytes=WRITE_BATCH_BYTES)
+    with Overlapped(writer.CAPABILITIES.overlapped_writes) as writes:
+        for batch in batches:
+            read += batch.num_rows
+            checked = check_batch(batch, file, plan)
+            good, kept, hashes = checked.good, checked.kept, row_hashes(checked.good)
+            if stored is not None:  # only the rows the table does not hold yet
+                new = np.flatnonzero(~stored.match(hashes))
+                good, kept, hashes = good.take(pa.array(new)), kept[new], hashes[new]
+            if verifier is not None:  # a row the table holds fits its columns: it loaded under the same types
+                verifier.observe(good, range(len(file.columns)))
+                if verifier.misfit:  # nothing of the file will load: only its statistics still matter
+                    continue
+            bad_rows.update((row_base + row, reason) for row, reason in checked.bad.items())
+            if good.num_rows:
+                stamped = good.append_column(FILE_ID_COLUMN, pa.array(np.full(good.num_rows, file_id, np.int64)))
+                stamped = stamped.append_column(ROW_HASH_COLUMN, pa.array(hashes))
+                writes.submit(write_isolating, (conn, writer, table, columns, stamped), written, kept, row_base)
+            row_base += batch.num_rows
+            _check_limit(file, plan, bad_rows, ragged + repeated)
     _check_unchanged(file, witness)
     if verifier is not None:
         verifier.check()
@@ -349,6 +355,44 @@ def write_isolating(
     first_count, first_refused = write_isolating(conn, writer, table, columns, batch.slice(0, middle))
     second_count, second_refused = write_isolating(conn, writer, table, columns, batch.slice(middle))
     return first_count + second_count, first_refused + [(row + middle, r) for row, r in second_refused]
+
+
+class Overlapped:
+    """Batch writes made on a thread of their own while the next batch is parsed, so the worker's parsing overlaps
+    the server's ingest (the validating path was their sum). One write in flight at a time: memory holds at most
+    two batches, and the connection is used by one thread at a time. Each write's outcome goes to its ``then`` on
+    the caller's thread, in order. ``overlap=False`` (SQLite): each write runs on the caller's thread, at once."""
+
+    def __init__(self, overlap: bool) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="batch-writer") if overlap else None
+        self._in_flight: tuple[Future, Callable, tuple] | None = None
+
+    def submit(self, write: Callable, args: tuple, then: Callable, *context: object) -> None:
+        """Write (``write(*args)``) once the write before has ended; ``then(*its result, *context)`` after."""
+        self._settle()
+        if self._pool is None:
+            then(*write(*args), *context)
+        else:
+            self._in_flight = (self._pool.submit(write, *args), then, context)
+
+    def _settle(self) -> None:
+        if self._in_flight is not None:
+            future, then, context = self._in_flight
+            self._in_flight = None
+            then(*future.result(), *context)
+
+    def __enter__(self) -> Overlapped:
+        return self
+
+    def __exit__(self, failed: type[BaseException] | None, *_: object) -> None:
+        try:
+            if failed is None:
+                self._settle()
+            elif self._in_flight is not None:  # the connection must be idle before the transaction rolls back
+                wait([self._in_flight[0]])
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
 
 
 def _check_unchanged(file: FilePlan, witness: Witness) -> None:

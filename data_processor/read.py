@@ -38,6 +38,11 @@ per worker grows with this, whatever the file size (peak scanning a 1 GB file: 8
 BATCH_BYTES = 8 << 20
 """Blocks are joined into batches of about this size, so per-batch work (92 columns × a few kernels) stays cheap."""
 
+WRITE_BATCH_BYTES = 2 << 20
+"""The batch size of a load that writes each batch while it parses the next: smaller, so a file of a few batches
+still overlaps most of its parsing with the server's work (200 MB, 1 worker: 6.3 s with 8 MB, 5.3-5.6 s with 1-2 MB),
+and the two batches alive at once cost less memory."""
+
 SAMPLE_BYTES = 64 << 10
 SAMPLE_RECORDS = 20
 """The delimiter is sniffed from at least this many whole records (or the whole file when it is shorter)."""
@@ -154,6 +159,7 @@ def iter_batches(
     witness: Witness | None = None,
     include: Sequence[int] | None = None,
     tap: Callable[[bytes], None] | None = None,
+    batch_bytes: int = BATCH_BYTES,
 ) -> Iterator[pa.RecordBatch]:
     """Data rows as batches of ``width`` binary columns (or only the ``include`` positions); blank lines are not rows.
 
@@ -201,7 +207,7 @@ def iter_batches(
             batch = _without_repeated_header(batch, header, on_repeated_header)
             pending.append(batch)
             size += batch.nbytes
-            if size >= BATCH_BYTES:
+            if size >= batch_bytes:
                 yield _joined(pending)
                 pending, size = [], 0
         if pending:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from conftest import write
@@ -322,3 +324,41 @@ def test_a_later_file_widens_a_column_on_every_database(db, src):
     widened = [change for change in summary.changes if change.startswith("widened")]
     assert widened == ["widened column v: integer → text"]
     assert [str(v) for (v,) in db.rows(f"SELECT v FROM {db.q(db.table)} ORDER BY id")] == ["2", "x"]
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_overlapped_writes_report_in_order_on_this_thread_and_their_errors_raise_here(overlap):
+    from data_processor.load import Overlapped
+
+    seen = []
+    with Overlapped(overlap) as writes:
+        for i in range(5):
+            writes.submit(lambda i=i: (i, [(0, "x")] if i == 3 else []), (),
+                          lambda count, refused, tag: seen.append((count, refused, tag, threading.get_ident())), "t")
+    assert [s[:3] for s in seen] == [(0, [], "t"), (1, [], "t"), (2, [], "t"), (3, [(0, "x")], "t"), (4, [], "t")]
+    assert {s[3] for s in seen} == {threading.get_ident()}
+
+    def refused_by_the_server():
+        raise RuntimeError("connection lost")
+
+    with pytest.raises(RuntimeError, match="connection lost"), Overlapped(overlap) as writes:
+        writes.submit(refused_by_the_server, (), lambda *_: None)
+
+
+def test_a_failure_while_a_write_is_in_flight_waits_for_the_write_before_the_transaction_ends():
+    """The connection must be idle before the caller rolls back: the block ends only after the write has."""
+    from data_processor.load import Overlapped
+
+    started, go, done = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_write():
+        started.set()
+        go.wait()
+        done.set()
+        return 1, []
+
+    threading.Thread(target=lambda: (started.wait(), go.set()), daemon=True).start()
+    with pytest.raises(ValueError), Overlapped(True) as writes:
+        writes.submit(slow_write, (), lambda *_: None)
+        raise ValueError("too many bad rows")
+    assert done.is_set()

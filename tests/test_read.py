@@ -133,9 +133,8 @@ def test_null_values(tmp_path):
 
 def test_batches_are_joined_to_about_batch_bytes(tmp_path, monkeypatch):
     monkeypatch.setattr(read, "BLOCK_SIZE", 4 << 10)
-    monkeypatch.setattr(read, "BATCH_BYTES", 64 << 10)
     path = write(tmp_path / "x.csv", b"id,name\n" + b"".join(b"%d,name %d\n" % (i, i) for i in range(40_000)))
-    batches = list(iter_batches(path, dialect_of(path), 2))
+    batches = list(iter_batches(path, dialect_of(path), 2, batch_bytes=64 << 10))
     assert sum(b.num_rows for b in batches) == 40_000
     assert 1 < len(batches) < 40  # joined, not one per 4 kB block
     assert batches[0].column(0)[0].as_py() == b"0" and batches[-1].column(0)[-1].as_py() == b"39999"

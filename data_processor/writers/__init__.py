@@ -55,6 +55,9 @@ class Capabilities:
     """SQL default of ``_file_id`` that lets the database stamp rows itself (the raw-file fast path needs it)."""
     copy_file: bool = False
     """Whether :meth:`Writer.copy_file` can send a file's own bytes (PostgreSQL's ``COPY``); else batches only."""
+    overlapped_writes: bool = True
+    """Whether a batch may be written on another thread while the next is parsed: the driver waits on the server
+    without holding the GIL (not SQLite's ``executemany``, which is Python work bound to its thread)."""
 
     def sql_type(self, column: ColumnPlan) -> sa.types.TypeEngine:
         if column.type == "decimal" and column.precision:

@@ -40,6 +40,7 @@ CAPABILITIES = Capabilities(
     name="sqlite",
     max_identifier_bytes=None,
     parallel_writers=1,
+    overlapped_writes=False,
     type_names={
         "integer": sa.Integer(),
         "bigint": sa.BigInteger(),
