@@ -204,8 +204,8 @@ class TextOutput:
             out.print(problem_line(problem.key, problem.reason, problem.fatal), markup=False)
         out.print(summary_line(summary), markup=False)
         if summary.rows_rejected:
-            out.print(printable(f"rejected rows are in table {rejects_table_name(summary.table)} "
-                                "(file, line, raw text, reason)"), markup=False)
+            out.print(printable(f"rejected rows: SELECT file_key, line, raw_text, reason FROM "
+                                f"{rejects_table_name(summary.table)} ORDER BY file_key, line"), markup=False)
         for failed in summary.failed:
             out.print(printable(f"FAILED  {failed.error}"), markup=False)
 

@@ -111,8 +111,9 @@ def failure_message(summary: RunSummary) -> str:
 
 
 def publish(summary: RunSummary) -> dict:
-    """Table artifact (file, status, rows, how they went in, seconds, MB/s) and a completed/failed event with the
-    summary."""
+    """Table artifact (file, status, rows, how they went in, seconds, MB/s), a second one naming each failed file and
+    why (errors are long: in the first they pushed the figures past the edge of the screen), and a completed/failed
+    event with the summary."""
     payload = summary_payload(summary)
     rows = [
         {
@@ -126,10 +127,12 @@ def publish(summary: RunSummary) -> dict:
             "unchanged": r.rows_unchanged,
             "seconds": round(r.seconds, 1),
             "MB/s": round(r.bytes / 1e6 / r.seconds, 1) if r.seconds and r.status == "loaded" else None,
-            "error": r.error or "",
         }
         for r in summary.results
     ]
+    if failed := [{"file": r.key, "error": r.error or ""} for r in summary.results if r.status == "failed"]:
+        create_table_artifact(failed, key=artifact_key(summary.table, "failed"),
+                              description=f"**{summary.table}**: {plural(len(failed), 'file')} failed to load, and why")
     create_table_artifact(
         rows,
         key=artifact_key(summary.table, "load"),

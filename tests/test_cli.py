@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import subprocess
 import sys
 
@@ -32,6 +33,16 @@ def test_load_summary_and_exit_code_zero(src, tmp_path):
     assert "0 files loaded, 1 skipped" in again.stdout
     status = cli("status", "--dest", dest, "--table", "t")
     assert status.returncode == 0 and "a.csv" in status.stdout and "loaded" in status.stdout
+
+
+def test_the_rejects_hint_is_a_query_that_runs(src, tmp_path):
+    write(src / "a.csv", "id,v\n1,x\n2,y,surplus\n")
+    dest = tmp_path / "out.db"
+    result = cli("load", "--src", str(src), "--glob", "*.csv", "--dest", f"sqlite:///{dest}", "--table", "t")
+    [hint] = [line for line in result.stdout.splitlines() if line.startswith("rejected rows: ")]
+    with sqlite3.connect(dest) as conn:
+        assert conn.execute(hint.removeprefix("rejected rows: ")).fetchall() == [
+            ("a.csv", 3, "2,y,surplus", "expected 2 fields, found 3")]
 
 
 def test_environment_variables_of_the_original_script(src, tmp_path):

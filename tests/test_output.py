@@ -143,7 +143,7 @@ def test_text_summary_in_order(capsys):
         "schema: added column extra (text)",
         "note    old.csv: loaded earlier, not matched now",
         "t: 1 file loaded, 0 skipped (unchanged), 1 failed; 2 rows loaded, 1 rejected; 2.0 s, 0.0 MB/s",
-        "rejected rows are in table t_rejects (file, line, raw text, reason)",
+        "rejected rows: SELECT file_key, line, raw_text, reason FROM t_rejects ORDER BY file_key, line",
         "FAILED  c.csv, line 2: bad",
     ]
 
