@@ -108,6 +108,12 @@ class Plan:
                 done = self.pruned is not None and key in self.pruned
                 notes.append(Problem(key, f"no longer matched: pruned, its {plural(self.pruned[key], 'row')} deleted"
                                      if done else "no longer matched: --prune would delete its rows", False))
+        for scan in self.scans:
+            if scan.short and scan.plan.state != "unchanged":
+                rows = f"{plural(scan.short, 'row has', 'rows have')} fewer fields than the header"
+                notes.append(Problem(scan.plan.source.key, f"{rows}: loaded, the missing fields NULL (--null-padding)"
+                                     if self.settings.null_padding else f"{rows}: rejected; --null-padding would "
+                                     "load them, the missing fields NULL", False))
         for key in self.gone:
             if key not in held:
                 forgotten = self.pruned is not None and key in self.pruned
@@ -151,14 +157,14 @@ def plan(settings: Settings, fan_out: FanOut | None = None, progress: Progress =
             progress("scanned", scans[-1])
         else:
             jobs.append(ScanJob(settings.table, source, settings.null_values, entry, table_columns,
-                                writer.CAPABILITIES.max_columns))
+                                writer.CAPABILITIES.max_columns, settings.null_padding))
     for outcome in (fan_out or InProcess()).scan(jobs):
         (scans if isinstance(outcome, FileScan) else failures).append(outcome)
         progress("scanned", outcome)
     scans.sort(key=lambda s: s.plan.source.key)
     to_load = [s for s in scans if s.plan.state != "unchanged"]
     load_plan = build_plan(settings.table, scans if to_load else [], existing, overrides, settings.null_values,
-                           settings.max_bad_rows, settings.hash_first_load)
+                           settings.max_bad_rows, settings.hash_first_load, settings.null_padding)
     check_width(load_plan, writer.CAPABILITIES)
     progress("planned", load_plan)
     return Plan(settings, found, load_plan, scans, failures, existing, known, table_reset,

@@ -55,12 +55,14 @@ class ScanJob:
     of scanned in full (one pass over its bytes)."""
     max_columns: int | None = None
     """The database's limit: a wider file is not worth its statistics (the plan fails on its width)."""
+    null_padding: bool = False
+    """Rows with fewer fields than the header are rows, padded with nulls (their values count)."""
 
 
 def scan_one(job: ScanJob) -> ScanOutcome:
     """Scan ``job.source``; a file that cannot be read comes back as a failed result naming it."""
     return as_result(job.source.key, scan_file, job.source, job.null_values, job.entry, job.table_columns,
-                     job.max_columns)
+                     job.max_columns, job.null_padding)
 
 
 def load_reported(dest: str, plan: LoadPlan, file: FilePlan, run_id: str = "") -> LoadResult:

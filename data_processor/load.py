@@ -34,7 +34,7 @@ from .errors import (
 from .logs import result_fields
 from .null_markers import blankable, blanked
 from .fingerprint import Witness, open_raw
-from .read import WRITE_BATCH_BYTES, iter_batches, locate_rows
+from .read import WRITE_BATCH_BYTES, is_padded, iter_batches, locate_rows
 from .rejects import insert as insert_rejects
 from .rejects import rejects_table
 from .sources import replaced_while_read
@@ -159,8 +159,9 @@ def _load_in_transaction(
     columns = [*file.columns, FILE_ID_COLUMN, ROW_HASH_COLUMN]
     ragged: list[tuple[str, str]] = []
     repeated: list[tuple[str, str]] = []
-    bad_rows: dict[int, str] = {}
-    read = inserted = row_base = 0
+    bad: tuple[dict[int, str], dict[int, str]] = ({}, {})  # by row number: rows in file order, short rows padded
+    bases = [0, 0]
+    read = inserted = 0
 
     def on_ragged(text: str, fields: int) -> None:
         ragged.append((text, f"expected {len(file.columns)} fields, found {fields}"))
@@ -168,18 +169,20 @@ def _load_in_transaction(
     def on_repeated_header() -> None:
         repeated.append(("", REPEATED_HEADER))
 
-    def written(count: int, refused: list[tuple[int, str]], kept: np.ndarray, base: int) -> None:
+    def written(count: int, refused: list[tuple[int, str]], kept: np.ndarray, base: int, kind: int) -> None:
         nonlocal inserted
         inserted += count
-        bad_rows.update((base + int(kept[row]), reason) for row, reason in refused)
+        bad[kind].update((base + int(kept[row]), reason) for row, reason in refused)
         pause_point("batch-written")
 
     witness = Witness()
     verifier = Verifier(plan, file) if file.verify else None
     batches = iter_batches(file.source, file.dialect, len(file.columns), plan.null_values, on_ragged,
-                           on_repeated_header, witness, batch_bytes=WRITE_BATCH_BYTES)
+                           on_repeated_header, witness, batch_bytes=WRITE_BATCH_BYTES, pad_short=plan.null_padding)
     with Overlapped(writer.CAPABILITIES.overlapped_writes) as writes:
         for batch in batches:
+            kind = int(is_padded(batch))
+            row_base = bases[kind]
             read += batch.num_rows
             checked = check_batch(batch, file, plan)
             good, kept, hashes = checked.good, checked.kept, row_hashes(checked.good)
@@ -190,22 +193,23 @@ def _load_in_transaction(
                 verifier.observe(good, range(len(file.columns)))
                 if verifier.misfit:  # nothing of the file will load: only its statistics still matter
                     continue
-            bad_rows.update((row_base + row, reason) for row, reason in checked.bad.items())
+            bad[kind].update((row_base + row, reason) for row, reason in checked.bad.items())
             if good.num_rows:
                 stamped = good.append_column(FILE_ID_COLUMN, pa.array(np.full(good.num_rows, file_id, np.int64)))
                 stamped = stamped.append_column(ROW_HASH_COLUMN, pa.array(hashes))
-                writes.submit(write_isolating, (conn, writer, table, columns, stamped), written, kept, row_base)
-            row_base += batch.num_rows
-            _check_limit(file, plan, bad_rows, ragged + repeated)
+                writes.submit(write_isolating, (conn, writer, table, columns, stamped), written, kept, row_base,
+                              kind)
+            bases[kind] += batch.num_rows
+            _check_limit(file, plan, bad, ragged + repeated)
     _check_unchanged(file, witness)
     if verifier is not None:
         verifier.check()
-    _check_limit(file, plan, bad_rows, ragged + repeated)  # a file of nothing but ragged rows yields no batch
+    _check_limit(file, plan, bad, ragged + repeated)  # a file of nothing but ragged rows yields no batch
     if stored is not None:
         pause_point("diff-inserted")
         deleted = _delete_gone(conn, writer, table, file_id, stored)
     read += len(ragged) + len(repeated)
-    found = _locate(file, bad_rows, ragged, repeated)
+    found = _locate(file, plan, bad, ragged, repeated)
     unchanged = stored.unchanged if stored is not None else 0
     loaded = unchanged + inserted
     if found:
@@ -401,23 +405,25 @@ def _check_unchanged(file: FilePlan, witness: Witness) -> None:
         raise FileChanged(file.source.key)
 
 
-def _check_limit(file: FilePlan, plan: LoadPlan, bad: dict[int, str], ragged: list) -> None:
-    count = len(bad) + len(ragged)
+def _check_limit(file: FilePlan, plan: LoadPlan, bad: tuple[dict[int, str], ...], ragged: list) -> None:
+    count = sum(map(len, bad)) + len(ragged)
     if count > plan.max_bad_rows:
-        first = bad[min(bad)] if bad else ragged[0][1]
+        first = next((rows[min(rows)] for rows in bad if rows), ragged[0][1] if ragged else "")
         raise TooManyRejects(file.source.key, count, plan.max_bad_rows, first)
 
 
 def _locate(
-    file: FilePlan, bad_rows: dict[int, str], ragged: list[tuple[str, str]], repeated: list[tuple[str, str]]
+    file: FilePlan, plan: LoadPlan, bad: tuple[dict[int, str], dict[int, str]], ragged: list[tuple[str, str]],
+    repeated: list[tuple[str, str]],
 ) -> list[Reject]:
     """Rejects with their physical line and raw text (the slow path, only for files that have rejects)."""
-    if not bad_rows and not ragged and not repeated:
+    bad_rows, bad_padded = bad
+    if not bad_rows and not bad_padded and not ragged and not repeated:
         return []
     witness = Witness()
-    good_at, ragged_at, repeated_at = locate_rows(
+    good_at, ragged_at, repeated_at, padded_at = locate_rows(
         file.source, file.dialect, len(file.columns), set(bad_rows), set(range(len(ragged))),
-        set(range(len(repeated))), witness,
+        set(range(len(repeated))), witness, set(bad_padded), plan.null_padding,
     )
     _check_unchanged(file, witness)
     found = []
@@ -425,8 +431,9 @@ def _locate(
         for index, (text, reason) in enumerate(rows):
             line, raw = located.get(index, (None, text))
             found.append(Reject(line, raw, reason))
-    for row, reason in sorted(bad_rows.items()):
-        line, raw = good_at.get(row, (None, ""))
-        found.append(Reject(line, raw, reason))
+    for rows, located in ((bad_rows, good_at), (bad_padded, padded_at)):
+        for row, reason in sorted(rows.items()):
+            line, raw = located.get(row, (None, ""))
+            found.append(Reject(line, raw, reason))
     found.sort(key=lambda r: (r.line is None, r.line or 0))
     return found

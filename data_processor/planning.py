@@ -24,7 +24,7 @@ from .errors import ConfigError, InputError
 from .fingerprint import fingerprint
 from .ledger import Entry
 from .naming import column_names
-from .read import as_text, iter_batches, prefetched, read_header, unclosed_quote_line
+from .read import as_text, is_padded, iter_batches, prefetched, read_header, unclosed_quote_line
 from .sources import replaced_while_read
 from .testing import pause_point
 from .writers import Capabilities
@@ -48,10 +48,13 @@ class FileScan:
     rows: int = 0
     ragged: int = 0
     stats: dict[str, infer.ColumnStats] = field(default_factory=dict)
+    short: int = 0
+    """Rows with fewer fields than the header: padded with nulls (``null_padding``), else among the ragged."""
 
 
 def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | None,
-              table_columns: Collection[str] | None = None, max_columns: int | None = None) -> FileScan:
+              table_columns: Collection[str] | None = None, max_columns: int | None = None,
+              null_padding: bool = False) -> FileScan:
     """Fingerprint ``source``; unless the ledger says it is loaded unchanged, gather its column statistics.
 
     When ``table_columns`` (the existing table's) already holds every column of the file, its statistics are not
@@ -99,7 +102,8 @@ def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | N
     for block_size in (None, *LONG_ROW_BLOCK_SIZES):
         dialect = replace(dialect, block_size=block_size)
         try:
-            rows, ragged, repeated, stats = _gather(source, dialect, len(names), null_values, file_plan.valid_utf8)
+            rows, ragged, repeated, short, stats = _gather(source, dialect, len(names), null_values,
+                                                           file_plan.valid_utf8, null_padding)
             break
         except Exception as exc:  # pyarrow reports parse failures as ArrowInvalid with the byte position
             if "straddling object" in str(exc) and block_size != LONG_ROW_BLOCK_SIZES[-1]:
@@ -107,9 +111,9 @@ def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | N
             if replaced_while_read(exc):  # not a CSV problem: the object is another one now
                 raise InputError(source.key, CHANGED_WHILE_SCANNED) from None
             raise InputError(source.key, f"cannot parse as CSV: {exc}") from None
-    clean = not (ragged or repeated or found.undecodable or found.has_nul)
+    clean = not (ragged or repeated or short or found.undecodable or found.has_nul)
     return FileScan(replace(file_plan, dialect=dialect, rows=rows, clean=clean), rows, ragged + repeated,
-                    dict(zip(names, stats)))
+                    dict(zip(names, stats)), short)
 
 
 def listed_unchanged(source: SourceFile, entry: Entry | None) -> bool:
@@ -122,29 +126,32 @@ def listed_unchanged(source: SourceFile, entry: Entry | None) -> bool:
 
 
 def _gather(path: SourceFile, dialect: CsvDialect, width: int, null_values: tuple[str, ...],
-            valid_utf8: bool) -> tuple:
-    """Rows, ragged rows, copies of the header and each column's statistics, in one pass. A column found to be
-    text is not looked at again; bytes the fingerprint proved valid UTF-8 are not checked again."""
+            valid_utf8: bool, null_padding: bool = False) -> tuple:
+    """Rows, ragged rows, copies of the header, short rows and each column's statistics, in one pass. A column found
+    to be text is not looked at again; bytes the fingerprint proved valid UTF-8 are not checked again. Short rows
+    are among the ragged unless ``null_padding``: then they are rows, padded, and their values count."""
     stats = [infer.ColumnStats()] * width
-    rows = ragged = repeated = 0
+    rows = ragged = repeated = short = 0
 
-    def count_ragged(_text: str, _fields: int) -> None:
-        nonlocal ragged
+    def count_ragged(_text: str, fields: int) -> None:
+        nonlocal ragged, short
         ragged += 1
+        short += fields < width
 
     def count_repeated() -> None:
         nonlocal repeated
         repeated += 1
 
     for number, batch in enumerate(prefetched(iter_batches(path, dialect, width, null_values, count_ragged,
-                                                           count_repeated))):
+                                                           count_repeated, pad_short=null_padding))):
         if number == 1:
             pause_point("scan-gathering")
         rows += batch.num_rows
+        short += batch.num_rows if is_padded(batch) else 0
         for i, column in enumerate(batch.columns):
             if infer.undecided(stats[i]):
                 stats[i] = infer.observe(as_text(column, valid_utf8), stats[i])
-    return rows, ragged, repeated, stats
+    return rows, ragged, repeated, short, stats
 
 
 def build_plan(
@@ -155,6 +162,7 @@ def build_plan(
     null_values: tuple[str, ...] = (),
     max_bad_rows: int = 1000,
     hash_first_load: bool = False,
+    null_padding: bool = False,
 ) -> LoadPlan:
     """One schema for every file: inferred, widened against an existing table, overridden by a schema file.
 
@@ -183,7 +191,7 @@ def build_plan(
         columns.append(column)
     unverified = frozenset(name for name in overrides if name in merged)
     return LoadPlan(table, tuple(columns), tuple(s.plan for s in scans), tuple(null_values), max_bad_rows, unverified,
-                    hash_first_load)
+                    hash_first_load, null_padding)
 
 
 def check_table_name(table: str, capabilities: Capabilities) -> None:

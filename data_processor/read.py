@@ -160,6 +160,7 @@ def iter_batches(
     include: Sequence[int] | None = None,
     tap: Callable[[bytes], None] | None = None,
     batch_bytes: int = BATCH_BYTES,
+    pad_short: bool = False,
 ) -> Iterator[pa.RecordBatch]:
     """Data rows as batches of ``width`` binary columns (or only the ``include`` positions); blank lines are not rows.
 
@@ -167,16 +168,26 @@ def iter_batches(
     into data). A later row equal to the header (two files concatenated) is not data: it is handed to
     ``on_repeated_header`` in file order and skipped, as a ragged row is handed to ``on_ragged``; with ``include``,
     a row equal to the header in those columns counts as one. ``tap`` is handed every block of the file's bytes
-    (decompressed, as UTF-8) as the reader takes it, so another consumer can read the same pass.
+    (decompressed, as UTF-8) as the reader takes it, so another consumer can read the same pass. ``pad_short``: a
+    row with fewer fields than ``width`` is not ragged but padded with nulls; such rows come in batches of their own
+    (:func:`is_padded`), numbered apart from the others.
     """
     names = [f"f{i}" for i in range(width)]
     kept = names if include is None else [names[i] for i in include]
     stream = open_text_bytes(path, dialect, witness)
+    short: list[list[str | None]] = []
 
     def ragged(row: pa_csv.InvalidRow) -> str:
-        if on_ragged is not None:
+        if pad_short and row.actual_columns < width:
+            short.append(_padded(row.text, dialect.delimiter, width))
+        elif on_ragged is not None:
             on_ragged(row.text, row.actual_columns)
         return "skip"
+
+    def padded_rows() -> Iterator[pa.RecordBatch]:
+        if short:
+            yield padded_batch(short, [names.index(n) for n in kept], kept, ("", *null_values))
+            short.clear()
 
     reader = pa_csv.open_csv(
         stream if tap is None else _Tapped(stream, tap),
@@ -210,8 +221,10 @@ def iter_batches(
             if size >= batch_bytes:
                 yield _joined(pending)
                 pending, size = [], 0
+                yield from padded_rows()
         if pending:
             yield _joined(pending)
+        yield from padded_rows()
 
 
 class _Tapped(io.RawIOBase):
@@ -301,6 +314,29 @@ def prefetched(items: Iterator[T], depth: int = 1) -> Iterator[T]:
                 producer.join(0.05)
 
 
+PADDED = b"data_processor.padded"
+"""Schema metadata key of a batch of short rows padded with nulls (``pad_short``): its rows are numbered apart."""
+
+
+def is_padded(batch: pa.RecordBatch) -> bool:
+    """Whether ``batch`` holds short rows padded with nulls, not rows in the order of the file."""
+    return bool(batch.schema.metadata and PADDED in batch.schema.metadata)
+
+
+def _padded(text: str, delimiter: str, width: int) -> list[str | None]:
+    fields = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+    return [*fields, *[None] * (width - len(fields))]
+
+
+def padded_batch(rows: list[list[str | None]], positions: list[int], names: list[str],
+                 nulls: tuple[str, ...]) -> pa.RecordBatch:
+    """Short rows, each padded with nulls to the header's width, as a batch like Arrow's (binary columns; an empty
+    field or a null marker is null, as Arrow reads them); marked :func:`is_padded`."""
+    columns = [pa.array([None if row[i] is None or row[i] in nulls else row[i].encode() for row in rows], pa.binary())
+               for i in positions]
+    return pa.RecordBatch.from_arrays(columns, names=names).replace_schema_metadata({PADDED: b"1"})
+
+
 def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
     if len(batches) == 1:
         return batches[0]
@@ -327,16 +363,17 @@ def unclosed_quote_line(path: Path, dialect: CsvDialect) -> int | None:
 
 def locate_rows(
     path: Path, dialect: CsvDialect, width: int, good_indices: set[int], ragged_indices: set[int],
-    repeated_indices: set[int] = frozenset(), witness: Witness | None = None,
-) -> tuple[dict[int, tuple[int, str]], dict[int, tuple[int, str]], dict[int, tuple[int, str]]]:
-    """Physical start line and raw text of chosen rows.
+    repeated_indices: set[int] = frozenset(), witness: Witness | None = None, padded_indices: set[int] = frozenset(),
+    pad_short: bool = False,
+) -> tuple[dict[int, tuple[int, str]], ...]:
+    """Physical start line and raw text of chosen rows: four dicts, for good, ragged, repeated and padded rows.
 
     Rows are numbered the way ``iter_batches`` delivers them: the n-th well-formed row (``good_indices``), the n-th
-    ragged row (``ragged_indices``) and the n-th copy of the header (``repeated_indices``), each from 0. Blank lines
-    are skipped, as Arrow skips them.
+    ragged row (``ragged_indices``), the n-th copy of the header (``repeated_indices``) and, with ``pad_short``, the
+    n-th short row padded with nulls (``padded_indices``), each from 0. Blank lines are skipped, as Arrow skips them.
     """
-    found: tuple[dict[int, tuple[int, str]], ...] = ({}, {}, {})
-    wanted = (good_indices, ragged_indices, repeated_indices)
+    found: tuple[dict[int, tuple[int, str]], ...] = ({}, {}, {}, {})
+    wanted = (good_indices, ragged_indices, repeated_indices, padded_indices)
     lines: list[str] = []
 
     def tracked(text: io.TextIOBase) -> Iterator[str]:
@@ -353,17 +390,18 @@ def locate_rows(
         bare = lambda row: [row[0].lstrip("\ufeff"), *row[1:]] if row else row  # noqa: E731
         header = next((bare(row) for row in reader if bare(row) not in ([], [""])), None)  # as Arrow: mark, blanks
         lines.clear()
-        seen = [0, 0, 0]
+        seen = [0, 0, 0, 0]
         start = reader.line_num + 1
         for row in reader:
             raw_text = "".join(lines).rstrip("\r\n")
             lines.clear()
             if row:
-                kind = 1 if len(row) != width else 2 if bare(row) == header else 0
+                kind = (3 if pad_short and len(row) < width else 1 if len(row) != width
+                        else 2 if bare(row) == header else 0)
                 if seen[kind] in wanted[kind]:
                     found[kind][seen[kind]] = (start, raw_text)
                 seen[kind] += 1
-            if all(seen[k] > last[k] for k in range(3)):
+            if all(seen[k] > last[k] for k in range(4)):
                 break
             start = reader.line_num + 1
     return found

@@ -96,6 +96,11 @@ class Settings(Destination):
         description="Values that mean NULL, e.g. 'NO DATA!'. By default only an empty field is NULL: None, N/A and "
         "NA are data.",
     )
+    null_padding: bool = Field(
+        False,
+        description="Load a row with fewer fields than the header, its missing fields NULL (files that leave out "
+        "empty trailing fields), instead of rejecting it. A row with more fields is still rejected.",
+    )
     hash_first_load: bool = Field(
         False,
         description="Give a new file's rows their hashes on its first load too (every row parsed: slower on "

@@ -113,6 +113,8 @@ class LoadPlan:
     """Columns whose type was not inferred from every value (a schema file set it): checked row by row at load."""
     hash_first_load: bool = False
     """A new file's rows are hashed too (never copied raw), so its first change can be applied as a difference."""
+    null_padding: bool = False
+    """A row with fewer fields than the header loads, its missing fields null, instead of being rejected."""
 
     def column(self, name: str) -> ColumnPlan:
         return next(c for c in self.columns if c.name == name)

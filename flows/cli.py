@@ -94,6 +94,7 @@ def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None,
     state = load_csv_folder(
         table=options.table, src=options.src, glob=options.glob, dest=None, workers=options.workers,
         schema_file=options.schema_file, max_bad_rows=options.max_bad_rows, null_values=list(options.null_values),
+        null_padding=options.null_padding,
         fanout=fanout, child_deployment=child_deployment, max_db_writers=max_db_writers,
         db_concurrency_limit=db_concurrency_limit, prune=options.prune, hash_first_load=options.hash_first_load,
         lock_timeout=options.lock_timeout, child_liveness=child_liveness, child_start_timeout=child_start_timeout,

@@ -72,6 +72,7 @@ def load_csv_folder(
     schema_file: str | None = None,
     max_bad_rows: int = 1000,
     null_values: list[str] | None = None,
+    null_padding: bool = False,
     fanout: Literal["local", "kubernetes"] = "local",
     child_deployment: str = "load-csv-file/k8s",
     db_concurrency_limit: str = DB_LIMIT,
@@ -98,6 +99,7 @@ def load_csv_folder(
         schema_file: YAML/JSON file of column types overriding inference.
         max_bad_rows: A file with more bad rows fails whole.
         null_values: Values that mean NULL besides the empty field, e.g. ``["NO DATA!"]``.
+        null_padding: Load a row with fewer fields than the header, its missing fields NULL, instead of rejecting it.
         fanout: ``local`` (threads in this run) or ``kubernetes`` (one child flow run, one pod, per file).
         child_deployment: The per-file deployment ``kubernetes`` mode starts.
         db_concurrency_limit: Global concurrency limit capping writers on the database.
@@ -116,6 +118,7 @@ def load_csv_folder(
     logger = get_run_logger()
     settings = Settings(src=src, glob=glob, dest=dest, table=table, workers=workers,
                         schema_file=schema_file, max_bad_rows=max_bad_rows, null_values=tuple(null_values or ()),
+                        null_padding=null_padding,
                         lock_timeout=lock_timeout, run_id=str(FlowRunContext.get().flow_run.id), prune=prune,
                         hash_first_load=hash_first_load)
     logger.info("loading %s from %s/%s into %s (%s fan-out)", table, display(src), glob, settings.dest,

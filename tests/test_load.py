@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import date
 
 import pytest
 
@@ -152,6 +153,49 @@ def test_null_values_option(db, src):
     write(src / "x.csv", "id,rating\n1,NO DATA!\n2,B\n")
     db.load(src, null_values=("NO DATA!",))
     assert db.rows(f"SELECT rating FROM {db.q(db.table)} ORDER BY id") == [(None,), ("B",)]
+
+
+DISTRO_INFO = (  # Debian's distro-info CSV: the fields of a release not yet released are left out, not empty
+    "version,codename,series,created,release,eol,eol-lts,eol-elts\n"
+    "12,Bookworm,bookworm,2021-08-14,2023-06-10,2026-06-10,2028-06-30,2033-06-30\n"
+    "13,Trixie,trixie,2023-06-10,2025-08-09\n"
+    "14,Forky,forky,2025-08-09\n"
+    ",Sid,sid,1993-08-16\n"
+)
+
+
+def test_short_rows_are_rejects_by_default_and_the_plan_says_how_to_load_them(db, src):
+    write(src / "debian.csv", DISTRO_INFO)
+    summary = db.load(src)
+    [result] = summary.results
+    assert (result.rows_loaded, result.rows_rejected) == (1, 3)
+    assert [(p.key, p.reason) for p in summary.problems] == [
+        ("debian.csv", "3 rows have fewer fields than the header: rejected; --null-padding would load them, the "
+                       "missing fields NULL")]
+
+
+def test_null_padding_loads_short_rows_with_null_in_the_missing_fields(db, src):
+    """Every row loads; the missing fields are NULL and do not decide a column's type; a long row is still a
+    reject, and a padded row with a bad value is rejected at its own line."""
+    write(src / "debian.csv", DISTRO_INFO + "15,Duke,duke,2027-01-01,x,y,z,w,surplus\n")
+    summary = db.load(src, null_padding=True)
+    [result] = summary.results
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (5, 4, 1)
+    got = db.rows(f"SELECT version, codename, {db.q('release')}, eol_elts FROM {db.q(db.table)} ORDER BY codename")
+    assert [tuple(None if v is None else str(v) for v in row) for row in got] == [
+        ("12", "Bookworm", "2023-06-10", "2033-06-30"), ("14", "Forky", None, None), (None, "Sid", None, None),
+        ("13", "Trixie", "2025-08-09", None)]
+    assert db.rows(f"SELECT line, reason FROM {db.q(db.table + '_rejects')}") == [(6, "expected 8 fields, found 9")]
+    assert ("debian.csv", "3 rows have fewer fields than the header: loaded, the missing fields NULL "
+                          "(--null-padding)") in [(p.key, p.reason) for p in summary.problems]
+
+    write(src / "more.csv", "version,codename,series,created,release\n16,Next,next,2029-02-28,2030-01-01\n"
+                            "17,Later,later,2029-02-30\n18,Last\n19\n")
+    schema = write(src.parent / "schema.yaml", "columns: {created: date}\n")
+    more = next(r for r in db.load(src, null_padding=True, schema_file=str(schema)).results if r.key == "more.csv")
+    assert (more.rows_loaded, more.rows_rejected) == (3, 1)  # 2029-02-30 is no date, in a padded row: rejected
+    assert db.rows(f"SELECT line, raw_text FROM {db.q(db.table + '_rejects')} WHERE file_key = 'more.csv'") == [
+        (3, "17,Later,later,2029-02-30")]
 
 
 def test_null_markers_bare_or_quoted_are_null_and_text_holding_them_is_kept(db, src):

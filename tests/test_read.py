@@ -169,7 +169,7 @@ MESSY = (
 
 def test_locate_rows_finds_the_physical_line_and_raw_text(tmp_path):
     path = write(tmp_path / "x.csv", MESSY)
-    good, ragged, repeated = locate_rows(path, CsvDialect(), 2, {0, 1, 3}, {0, 1}, {0})
+    good, ragged, repeated, _ = locate_rows(path, CsvDialect(), 2, {0, 1, 3}, {0, 1}, {0})
     assert good == {0: (2, "1,a"), 1: (4, '"3","multi\nline"'), 3: (10, "6,f")}
     assert ragged == {0: (3, "2"), 1: (7, "4,b,c")}
     assert repeated == {0: (8, "id,name")}
@@ -178,7 +178,7 @@ def test_locate_rows_finds_the_physical_line_and_raw_text(tmp_path):
 def test_locate_rows_numbers_rows_as_iter_batches_delivers_them(tmp_path):
     path = write(tmp_path / "x.csv", MESSY)
     delivered = [b.to_pylist() for b in iter_batches(path, CsvDialect(), 2)][0]
-    good, _, _ = locate_rows(path, CsvDialect(), 2, set(range(len(delivered))), set())
+    good, _, _, _ = locate_rows(path, CsvDialect(), 2, set(range(len(delivered))), set())
     assert [text for _, text in good.values()] == ["1,a", '"3","multi\nline"', "5,e", "6,f"]
     assert [row["f1"] for row in delivered] == [b"a", b"multi\nline", b"e", b"f"]
 
@@ -186,14 +186,14 @@ def test_locate_rows_numbers_rows_as_iter_batches_delivers_them(tmp_path):
 def test_locate_rows_with_a_byte_order_mark(tmp_path):
     path = write(tmp_path / "bom.csv", BOM + b"id,name\n1,a\n" + BOM + b"id,name\n2,b\n")
     assert locate_rows(path, CsvDialect(encoding="utf-8-sig"), 2, {1}, set(), {0}) == (
-        {1: (4, "2,b")}, {}, {0: (3, "\ufeffid,name")})
+        {1: (4, "2,b")}, {}, {0: (3, "\ufeffid,name")}, {})
 
 
 def test_locate_rows_after_a_byte_order_mark_on_a_line_of_its_own(tmp_path):
     """Arrow skips the mark and the blank lines after it; so must the count of rows and lines."""
     path = write(tmp_path / "x.csv", BOM + b"\n" + MESSY.replace(b",", b";"))
     assert locate_rows(path, CsvDialect(encoding="utf-8-sig", delimiter=";"), 2, {2}, {1}, {0}) == (
-        {2: (10, "5;e")}, {1: (8, "4;b;c")}, {0: (9, "id;name")})
+        {2: (10, "5;e")}, {1: (8, "4;b;c")}, {0: (9, "id;name")}, {})
 
 
 @pytest.mark.parametrize("packed", [False, True])
@@ -205,11 +205,11 @@ def test_locate_rows_gives_the_raw_text_of_a_recoded_file_as_written(tmp_path, e
     path = write(tmp_path / "x.csv", gzip.compress(content) if packed else content)
     dialect = CsvDialect(encoding=encoding, compression="gzip" if packed else None)
     found = locate_rows(path, dialect, 2, {0}, {0}, witness=witness and witness())
-    assert found == ({0: (2, "1,\u00a35")}, {0: (3, "2,\u00a36,extra")}, {})
+    assert found == ({0: (2, "1,\u00a35")}, {0: (3, "2,\u00a36,extra")}, {}, {})
 
 
 def test_locate_rows_with_nothing_wanted_reads_nothing(tmp_path):
-    assert locate_rows(tmp_path / "missing.csv", CsvDialect(), 2, set(), set()) == ({}, {}, {})
+    assert locate_rows(tmp_path / "missing.csv", CsvDialect(), 2, set(), set()) == ({}, {}, {}, {})
 
 
 def test_decode_utf8():

@@ -28,7 +28,7 @@ ENVIRONMENT = {
     "workers": "DATA_PROCESSOR_WORKERS", "schema_file": "DATA_PROCESSOR_SCHEMA_FILE",
     "max_bad_rows": "DATA_PROCESSOR_MAX_BAD_ROWS", "null_values": "DATA_PROCESSOR_NULL_VALUES",
     "lock_timeout": "DATA_PROCESSOR_LOCK_TIMEOUT", "prune": "DATA_PROCESSOR_PRUNE", "run_id": "DATA_PROCESSOR_RUN_ID",
-    "hash_first_load": "DATA_PROCESSOR_HASH_FIRST_LOAD",
+    "hash_first_load": "DATA_PROCESSOR_HASH_FIRST_LOAD", "null_padding": "DATA_PROCESSOR_NULL_PADDING",
 }
 """The original script's four variables keep their names; the others are DATA_PROCESSOR_<NAME>."""
 
@@ -99,7 +99,7 @@ def test_one_default_per_setting_each_documented():
     assert defaults.pop("dest").get_secret_value() == "sqlite:///data_processor.db"
     assert defaults == {"src": ".", "glob": "**/*.csv", "workers": 0, "schema_file": None, "max_bad_rows": 1000,
                         "null_values": (), "lock_timeout": 600.0, "prune": False, "run_id": "",
-                        "hash_first_load": False}
+                        "hash_first_load": False, "null_padding": False}
     assert [name for name, info in Settings.model_fields.items() if info.is_required()] == ["table"]
     for name, info in Settings.model_fields.items():
         assert info.description and len(info.description) > 30, name
