@@ -83,8 +83,8 @@ def _click_type(field: str) -> click.ParamType:
     return click.STRING
 
 
-SOURCE_FIELDS = ("src", "glob", "dest", "table", "workers", "schema_file", "max_bad_rows", "null_values", "null_padding",
-                 "prune", "hash_first_load")
+SOURCE_FIELDS = ("src", "glob", "dest", "table", "workers", "schema_file", "max_bad_rows", "null_values",
+                 "null_padding", "prune", "hash_first_load")
 """The settings ``load`` and ``plan`` (and the ``flow`` command) take as options; ``load`` adds ``lock_timeout``."""
 
 source_options = settings_options(*SOURCE_FIELDS)
