@@ -179,25 +179,6 @@ def test_the_engine_never_needs_pandas(src, tmp_path):
     assert done.returncode == 0 and done.stdout.strip() == "hidden", done.stderr
 
 
-def test_every_command_has_help_and_is_in_the_readme():
-    """Docs that are tested: a command nobody can find is a command nobody uses."""
-    from pathlib import Path
-
-    import click
-
-    from data_processor.cli import main
-
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    context = click.Context(main)
-    commands = {name: main.get_command(context, name) for name in main.list_commands(context)}
-    assert set(commands) == {"load", "plan", "status", "flow", "setup-alerts", "fetch"}
-    for name, command in commands.items():
-        assert command.help and len(command.help) > 40, name
-        assert f"data-processor {name}" in readme, name
-        for option in command.params:
-            assert not isinstance(option, click.Option) or option.help, (name, option.name)
-
-
 def test_file_names_cannot_forge_lines_or_drive_the_terminal(src, tmp_path):
     """A name holding a newline or an ANSI escape is shown escaped in text; JSON keeps the real name."""
     import json
