@@ -1,12 +1,13 @@
 """Writes k8s/base-job-template-object-storage.json, the base job template of the object-storage work pool, from
-k8s/base-job-template.json.
+k8s/base-job-template.json, and the Helm chart's copies of both (helm/data-processor/files/).
 
-Both files are in the repository because `prefect work-pool create --base-job-template` and the Helm chart need
-them as they are; deriving one from the other keeps the two from drifting apart (tests/test_k8s.py fails when the
-file in the repository is not what this script writes). After changing k8s/base-job-template.json, run
+k8s/base-job-template.json is the one source. The others are in the repository because `prefect work-pool create
+--base-job-template` and the Helm chart (which can read no file outside its folder) need them as they are; writing
+them from the source keeps them from drifting apart (tests/test_k8s.py fails when a file in the repository is not
+what this script writes). After changing k8s/base-job-template.json, run
 
-    python k8s/derive_object_storage_template.py          # rewrite the variant
-    python k8s/derive_object_storage_template.py --check  # exit 1 if it is out of date
+    python k8s/derive_object_storage_template.py          # rewrite the variant and the chart's copies
+    python k8s/derive_object_storage_template.py --check  # exit 1 if any is out of date
 
 The variant differs only where reading from object storage needs it: no data volume (no PersistentVolumeClaim, no
 mount, no data_pvc_claim_name / data_mount_path variables); the object-store credentials come from a second Secret
@@ -26,6 +27,7 @@ from pathlib import Path
 K8S = Path(__file__).resolve().parent
 BASE = K8S / "base-job-template.json"
 VARIANT = K8S / "base-job-template-object-storage.json"
+CHART_FILES = K8S.parent / "helm" / "data-processor" / "files"
 
 DATA_VOLUME = "data"
 DATA_VARIABLES = ("data_pvc_claim_name", "data_mount_path")
@@ -107,17 +109,25 @@ def render(template: dict) -> str:
     return json.dumps(template, indent=2) + "\n"
 
 
+def generated() -> dict[Path, str]:
+    """Every file this script writes, with the text it must hold."""
+    base = BASE.read_text()
+    variant = render(derive(json.loads(base)))
+    return {VARIANT: variant, CHART_FILES / BASE.name: base, CHART_FILES / VARIANT.name: variant}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the variant is out of date; write nothing")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a file is out of date; write nothing")
     args = parser.parse_args(argv)
-    expected = render(derive(json.loads(BASE.read_text())))
+    stale = [path for path, text in generated().items() if not path.exists() or path.read_text() != text]
     if args.check:
-        if not VARIANT.exists() or VARIANT.read_text() != expected:
-            print(f"{VARIANT.name} is out of date: run python k8s/{Path(__file__).name}", file=sys.stderr)
-            return 1
-        return 0
-    VARIANT.write_text(expected)
+        for path in stale:
+            print(f"{path.relative_to(K8S.parent)} is out of date: run python k8s/{Path(__file__).name}",
+                  file=sys.stderr)
+        return 1 if stale else 0
+    for path in stale:
+        path.write_text(generated()[path])
     return 0
 
 
