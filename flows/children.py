@@ -33,6 +33,7 @@ from prefect.states import Cancelled
 
 from data_processor.errors import DataProcessorError
 from data_processor.text import plural
+from flows.options import FLOW
 
 Outcome = TypeVar("Outcome")
 
@@ -48,13 +49,13 @@ class ChildLimits:
     monthly job on a cluster: a lost pod is noticed within about two minutes, a pod may take 15 minutes to be
     scheduled and pull its image, and no file loads for six hours."""
 
-    liveness: float = 120.0
+    liveness: float = FLOW.child_liveness
     """A Running child whose heartbeats stop this many seconds is lost."""
-    start_timeout: float = 900.0
+    start_timeout: float = FLOW.child_start_timeout
     """A child not Running this many seconds after it was started never started."""
-    deadline: float = 6 * 3600.0
+    deadline: float = FLOW.child_deadline
     """No child runs longer than this many seconds (0: no deadline)."""
-    attempts: int = 3
+    attempts: int = FLOW.child_attempts
     """Runs a file gets before it fails."""
 
     @property

@@ -14,6 +14,7 @@ import click
 from data_processor import output
 from data_processor.cli import settings_options, source_options
 from data_processor.settings import Settings, env_name
+from flows.options import FlowOptions, flow_options
 
 if importlib.util.find_spec("prefect") is None:
     raise ModuleNotFoundError("the Prefect commands need Prefect: pip install 'data-processor[flows]'", name="prefect")
@@ -55,28 +56,8 @@ def _console_without_the_summary() -> None:
 @click.command("flow")
 @source_options
 @settings_options("lock_timeout")
-@click.option("--fanout", type=click.Choice(["local", "kubernetes"]), default="local", show_default=True,
-              help="local: worker threads in this process; kubernetes: one run of --child-deployment per file.")
-@click.option("--child-deployment", default="load-csv-file/k8s", show_default=True,
-              help="Per-file deployment that --fanout kubernetes starts.")
-@click.option("--max-db-writers", type=click.IntRange(min=1), default=None,
-              help="Files writing to the database at once, across every process and pod "
-              "(the size of the --db-concurrency-limit global concurrency limit).")
-@click.option("--db-concurrency-limit", default="data-processor-db", show_default=True,
-              help="The Prefect global concurrency limit whose slot each file's write takes: one per database "
-              "server, shared by every table on it.")
-@click.option("--child-liveness", type=click.FloatRange(min=1), default=120, show_default=True,
-              help="kubernetes: seconds without a heartbeat after which a running child (its pod lost) is started "
-              "again.")
-@click.option("--child-start-timeout", type=click.FloatRange(min=1), default=900, show_default=True,
-              help="kubernetes: seconds a child may wait for a worker and its pod to start.")
-@click.option("--child-deadline", type=click.FloatRange(min=0), default=21600, show_default=True,
-              help="kubernetes: seconds any one child may run; 0 for no deadline.")
-@click.option("--child-attempts", type=click.IntRange(min=1), default=3, show_default=True,
-              help="kubernetes: runs a file gets (lost, stuck or crashed) before it fails.")
-def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None, db_concurrency_limit: str,
-                 child_liveness: float, child_start_timeout: float, child_deadline: float, child_attempts: int,
-                 **kwargs) -> None:
+@flow_options
+def flow_command(**kwargs) -> None:
     """Run the load as the Prefect flow load-csv-folder: the same load, watched in the Prefect UI.
 
     Uses the Prefect API in PREFECT_API_URL, or a temporary one when unset. Exit status as for load.
@@ -87,19 +68,13 @@ def flow_command(fanout: str, child_deployment: str, max_db_writers: int | None,
 
     _console_without_the_summary()
 
+    how = FlowOptions(**{name: kwargs.pop(name) for name in FlowOptions.model_fields})
     options = Settings(**kwargs)
     # Prefect stores a run's parameters in its database and shows them in the UI: the URL (and its password)
     # reaches the flow through this process's environment instead, as DEST_SQL does in a pod.
     os.environ[env_name("dest")] = options.dest_url
-    state = load_csv_folder(
-        table=options.table, src=options.src, glob=options.glob, dest=None, workers=options.workers,
-        schema_file=options.schema_file, max_bad_rows=options.max_bad_rows, null_values=list(options.null_values),
-        null_padding=options.null_padding,
-        fanout=fanout, child_deployment=child_deployment, max_db_writers=max_db_writers,
-        db_concurrency_limit=db_concurrency_limit, prune=options.prune, hash_first_load=options.hash_first_load,
-        lock_timeout=options.lock_timeout, child_liveness=child_liveness, child_start_timeout=child_start_timeout,
-        child_deadline=child_deadline, child_attempts=child_attempts, return_state=True,
-    )
+    what = options.model_dump(include=set(kwargs) - {"dest"}) | {"null_values": list(options.null_values)}
+    state = load_csv_folder(**what, dest=None, **how.model_dump(), return_state=True)
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, FilesFailed):
         outcome = outcome.payload

@@ -20,7 +20,8 @@ from data_processor.jobs import hand_off, heartbeat, scan_job_from_json, scan_on
 from data_processor.settings import Destination
 from data_processor.testing import pause_point
 from data_processor.types import LoadPlan, LoadResult
-from flows.tasks import DB_LIMIT, FileLoadFailed, load_file_task
+from flows.options import DB_LIMIT
+from flows.tasks import FileLoadFailed, load_file_task
 
 
 @flow(name="load-csv-file", log_prints=True)

@@ -13,7 +13,6 @@ database never sees more than ``max_db_writers`` loads at once.
 
 import datetime as dt
 import os
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, task
@@ -30,9 +29,9 @@ from data_processor.sources import display
 from data_processor.text import plural, printable
 from flows.children import ChildLimits
 from flows.fanout import fan_out_for
+from flows.options import FLOW, Fanout
 from flows.report import FilesFailed, LoadProgress, ScanLog, failure_message, publish
 from flows.setup import check_deployment, ensure_db_limit, threads_as_the_cap
-from flows.tasks import DB_LIMIT
 
 
 def run_name() -> str:
@@ -73,17 +72,17 @@ def load_csv_folder(
     max_bad_rows: int = 1000,
     null_values: list[str] | None = None,
     null_padding: bool = False,
-    fanout: Literal["local", "kubernetes"] = "local",
-    child_deployment: str = "load-csv-file/k8s",
-    db_concurrency_limit: str = DB_LIMIT,
-    max_db_writers: int | None = None,
+    fanout: Fanout = FLOW.fanout,
+    child_deployment: str = FLOW.child_deployment,
+    db_concurrency_limit: str = FLOW.db_concurrency_limit,
+    max_db_writers: int | None = FLOW.max_db_writers,
     lock_timeout: float = 600.0,
     prune: bool = False,
     hash_first_load: bool = False,
-    child_liveness: float = ChildLimits.liveness,
-    child_start_timeout: float = ChildLimits.start_timeout,
-    child_deadline: float = ChildLimits.deadline,
-    child_attempts: int = ChildLimits.attempts,
+    child_liveness: float = FLOW.child_liveness,
+    child_start_timeout: float = FLOW.child_start_timeout,
+    child_deadline: float = FLOW.child_deadline,
+    child_attempts: int = FLOW.child_attempts,
 ) -> dict:
     """Load every new or changed CSV file under ``src`` matching ``glob`` into ``table``, exactly once.
 

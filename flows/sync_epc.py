@@ -15,7 +15,6 @@ with the totals.
 
 import datetime as dt
 import os
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, task
@@ -30,6 +29,7 @@ from data_processor.fetch.download import FetchResult, fetch_epc
 from data_processor.fetch.epc import TOKEN_ENV
 from data_processor.sources import discover_source
 from flows.load_folder import load_csv_folder
+from flows.options import FLOW, Fanout
 
 DEFAULT_API_URL = "https://api.get-energy-performance-data.communities.gov.uk"
 FETCH_RETRY_DELAYS = [60, 300, 900]
@@ -103,9 +103,9 @@ def sync_epc(
     null_values: list[str] | None = None,
     max_bad_rows: int = 1000,
     workers: int = 0,
-    fanout: Literal["local", "kubernetes"] = "local",
-    child_deployment: str = "load-csv-file/k8s",
-    max_db_writers: int | None = None,
+    fanout: Fanout = FLOW.fanout,
+    child_deployment: str = FLOW.child_deployment,
+    max_db_writers: int | None = FLOW.max_db_writers,
     prune: bool = True,
     child_limits: dict[str, float] | None = None,
 ) -> dict:

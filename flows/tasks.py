@@ -22,9 +22,6 @@ from data_processor.jobs import load_one
 from data_processor.types import LoadPlan, LoadResult
 from flows.writer_slots import writer_slots
 
-DB_LIMIT = "data-processor-db"
-"""The global concurrency limit every file's write takes a slot of (shared by all tables on one database)."""
-
 RETRY_DELAYS = list(retry_delays())
 """Seconds before each retry of a transient failure: the engine's policy, read when the flows are imported."""
 

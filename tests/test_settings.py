@@ -18,6 +18,7 @@ import yaml
 from conftest import cli, write
 from data_processor.errors import ConfigError
 from data_processor.settings import Destination, Settings, available_cpus, env_name, option_name
+from flows.options import FlowOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "s3cret-Pa55"
@@ -35,8 +36,7 @@ ENVIRONMENT = {
 NOT_OPTIONS = {"run_id"}
 """Settings no command line takes: a run's id is made by the run (or by Prefect)."""
 
-FLOW_ONLY = {"fanout", "child_deployment", "db_concurrency_limit", "max_db_writers", "child_liveness",
-             "child_start_timeout", "child_deadline", "child_attempts"}
+FLOW_ONLY = set(FlowOptions.model_fields)
 """``load-csv-folder`` parameters that are about Prefect, not about what to load."""
 
 OTHER_VARIABLES = {"DATA_PROCESSOR_LOG_FORMAT", "DATA_PROCESSOR_RETRY_DELAYS", "DATA_PROCESSOR_PAUSE_AT",
@@ -245,6 +245,25 @@ def test_load_csv_folder_parameters_are_the_settings():
         else:
             assert default == info.get_default(), field
     assert re.search(r"workers: .*0 = one per CPU", load_csv_folder.fn.__doc__)
+
+
+def test_the_flow_options_are_declared_once():
+    """Every field of FlowOptions is a parameter of load-csv-folder with its default and described in its
+    docstring, an option of the flow command with its default, and sync-epc takes the ones it has from it too."""
+    import click
+
+    from flows.cli import flow_command
+    from flows.load_folder import load_csv_folder
+    from flows.sync_epc import sync_epc
+
+    parameters, sync = _flow_parameters(load_csv_folder), _flow_parameters(sync_epc)
+    options = {o.name: o for o in flow_command.params if isinstance(o, click.Option)}
+    for name, info in FlowOptions.model_fields.items():
+        assert parameters[name].default == info.default, name
+        assert f"{name}: " in load_csv_folder.fn.__doc__, name
+        assert options[name].default == info.default and options[name].help == info.description, name
+        if name in sync:
+            assert sync[name].default == info.default, name
 
 
 def test_the_child_flow_and_the_epc_sync_use_the_same_defaults():
