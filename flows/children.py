@@ -85,6 +85,7 @@ class Child:
 
     def restarted(self, run: uuid.UUID) -> None:
         self.run, self.attempt, self.started_at, self.running_since = run, self.attempt + 1, time.monotonic(), None
+        self.beats, self.heard_at = 0, 0.0  # the new run's heartbeats count from nothing
 
     def silent_for(self, beats: int, now: float) -> float:
         """Seconds since this run last showed life (its start of running, or a new heartbeat)."""
@@ -133,7 +134,8 @@ class Children(Generic[Outcome]):
     def _look(self, child: Child, run: FlowRun, beats: int, now: float, logger) -> Outcome | None:  # noqa: ANN001
         """The job's outcome if it has one now; otherwise None (still going, or started again)."""
         kind, limits = run.state.type, self.limits
-        if kind in (StateType.RUNNING, StateType.CANCELLING) and child.running_since is None:
+        beating = beats > child.beats  # a heartbeat is as good as a Running state seen: the run works
+        if child.running_since is None and (kind in (StateType.RUNNING, StateType.CANCELLING) or beating):
             child.running_since, child.heard_at = now, now
         silent = child.silent_for(beats, now)
         if run.state.is_final():

@@ -224,7 +224,7 @@ def test_a_child_marked_crashed_while_alive_is_waited_for_and_counted_loaded(pre
         with get_client(sync_client=True) as client:
             client.set_flow_run_state(victim.id, Crashed(message="pod watch timed out"), force=True)
         time.sleep(10)  # longer than the liveness bound: without its heartbeats the child would be started again
-        assert len(load_runs(pg, "a/certificates.csv")) == 1
+        assert len(load_runs(pg, "a/certificates.csv")) == 1, log.read_text()[-3000:]
         release(tmp_path)
         output = finished(run, log, 240)
     assert run.returncode == 0, output[-3000:]
