@@ -7,7 +7,7 @@
 #
 # Stage 1 (build) installs the runtime dependencies, pinned by requirements.lock, and the project into a virtualenv.
 # Stage 2 (runtime) copies that virtualenv and the project files; no compiler reaches it, and it runs as uid 10001.
-# tests/test_dockerfile.py checks the invariants stated in the comments below.
+# tests/deploy/test_dockerfile.py checks the invariants stated in the comments below.
 
 # Prefect's official image: the Python, tini and entrypoint Prefect's workers expect.
 # Keep the tag equal to the prefect pin in requirements.lock.

@@ -45,6 +45,9 @@ run: $(BIN)/data-processor $(RUN_SRC) ## Run the Prefect flow on the EPC-like sa
 test: $(BIN)/data-processor ## Run the tests (real PostgreSQL, MariaDB, SQLite and Prefect server; offline Helm/k8s checks)
 	$(BIN)/python -m pytest -q
 
+test-fast: $(BIN)/data-processor ## Run the unit tests only: no database, no Prefect server (seconds)
+	$(BIN)/python -m pytest -q tests/unit
+
 bench: $(BIN)/data-processor ## Benchmark against psql \copy and pandas.to_sql (MB=200)
 	$(BIN)/python bench/benchmark.py --mb $(or $(MB),200)
 
@@ -63,4 +66,4 @@ clean: ## Remove the virtualenv, the sample data and the demo database
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-.PHONY: venv run test bench deploy image lock clean help
+.PHONY: venv run test test-fast bench deploy image lock clean help

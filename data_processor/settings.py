@@ -1,7 +1,7 @@
 """What to load where: one typed settings object, the only place options, defaults and environment names are written.
 
 The CLI's options are generated from these fields (``cli.settings_options``); the flows' parameters, the
-deployments' parameters and the Helm chart's environment are checked against them by ``tests/test_settings.py``.
+deployments' parameters and the Helm chart's environment are checked against them by ``tests/unit/test_settings.py``.
 Values come from keyword arguments, else the environment, else the field's default; ``None`` or ``""`` counts as
 not given. The original script's variables keep their names (``SRC_DATA_FOLDER``, ``SRC_FILE_NAME``, ``DEST_SQL``,
 ``DEST_TABLE``); every other field reads ``DATA_PROCESSOR_<NAME>`` (a list: one value, or a JSON list).

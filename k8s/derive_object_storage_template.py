@@ -3,7 +3,7 @@ k8s/base-job-template.json, and the Helm chart's copies of both (helm/data-proce
 
 k8s/base-job-template.json is the one source. The others are in the repository because `prefect work-pool create
 --base-job-template` and the Helm chart (which can read no file outside its folder) need them as they are; writing
-them from the source keeps them from drifting apart (tests/test_k8s.py fails when a file in the repository is not
+them from the source keeps them from drifting apart (tests/deploy/test_k8s.py fails when a file in the repository is not
 what this script writes). After changing k8s/base-job-template.json, run
 
     python k8s/derive_object_storage_template.py          # rewrite the variant and the chart's copies

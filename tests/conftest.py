@@ -16,6 +16,9 @@ import sqlalchemy as sa
 from data_processor.db import make_engine
 from data_processor import Settings, run
 
+REPO = Path(__file__).resolve().parents[1]
+"""The repository's root, wherever a test module lives under tests/."""
+
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test")
 

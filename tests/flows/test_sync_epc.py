@@ -10,7 +10,7 @@ import zipfile
 import pytest
 from prefect.client.orchestration import get_client
 
-from test_fetch import TOKEN, FakeEpc
+from support.epc_service import TOKEN, FakeEpc
 
 CERTIFICATES = "certificate_number,postcode,current_energy_efficiency,lodgement_date\n"
 RECOMMENDATIONS = "certificate_number,improvement_item,indicative_cost\n"

@@ -18,7 +18,8 @@ import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO
+
 UV = REPO / ".venv" / "bin" / "uv"
 VENV_IN_IMAGE = "/opt/venv"
 TEST_ONLY = {"pytest", "pytest-timeout", "helm-python-sdk", "kubernetes-validate", "dockerfile-parse"}
@@ -144,7 +145,7 @@ def test_build_context_has_what_the_dockerfile_copies(dockerfile, dockerignore):
 
 
 @pytest.mark.parametrize("path", [".venv/bin/python", ".git/HEAD", ".sample/epc/a.csv", "data_processor.db",
-                                  "tests/test_cli.py", "helm/data-processor/values.yaml", "k8s/pvc.yaml",
+                                  "tests/engine/test_cli.py", "helm/data-processor/values.yaml", "k8s/pvc.yaml",
                                   "data_processor/__pycache__/cli.cpython-311.pyc", "README.md",
                                   "samples/__init__.py"])
 def test_dockerignore_keeps_out(dockerignore, path):

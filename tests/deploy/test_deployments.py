@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from prefect.client.orchestration import get_client
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import REPO
+
+ROOT = REPO
 PREFECT = [sys.executable, "-m", "prefect"]
 
 

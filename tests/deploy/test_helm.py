@@ -16,11 +16,11 @@ import helm_python as helm
 import pytest
 import yaml
 
+from conftest import REPO
 from test_k8s import (BASE_JOB_TEMPLATE, KUBERNETES_VERSIONS, OBJECT_STORAGE_JOB_TEMPLATE, OBJECT_STORAGE_WORK_POOL,
                       WORK_POOL, k8s_deployments, load_manifests, render_flow_run_job, restricted_violations,
                       validation_errors, without_prefect_pod_fields)
 
-REPO = Path(__file__).resolve().parents[1]
 CHART = REPO / "helm" / "data-processor"
 RELEASE = "dp"
 

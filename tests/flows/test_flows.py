@@ -21,9 +21,9 @@ from prefect.client.schemas.filters import (
 )
 from prefect.logging.handlers import APILogHandler
 
-from conftest import write
+from conftest import REPO, write
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 HEADER = "LMK_KEY,POSTCODE,CURRENT_ENERGY_EFFICIENCY,UPRN\n"
 
 

@@ -1,5 +1,5 @@
 """The parent's rules for a child run marked Crashed (``flows.children``), decided on the states and heartbeat counts
-one look sees: no server, no clock (``now`` is given). tests/test_children.py proves them against a real server."""
+one look sees: no server, no clock (``now`` is given). tests/flows/test_children.py proves them against a real server."""
 
 from __future__ import annotations
 

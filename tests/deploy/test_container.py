@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO
+
 ENGINE = REPO / "scripts" / "container-engine.sh"
 JOB_TEMPLATE = json.loads((REPO / "k8s" / "base-job-template.json").read_text())
 POD_SPEC = JOB_TEMPLATE["job_configuration"]["job_manifest"]["spec"]["template"]["spec"]

@@ -6,7 +6,7 @@ The Job is rendered by prefect-kubernetes itself, as the worker does: `Kubernete
 .json, derived from the first by k8s/derive_object_storage_template.py). Every manifest is validated against the Kubernetes OpenAPI schemas of each
 version in KUBERNETES_VERSIONS (kubernetes-validate, strict: an unknown or misplaced field fails).
 
-tests/test_helm.py imports the helpers marked "shared" below.
+tests/deploy/test_helm.py imports the helpers marked "shared" below.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect_kubernetes.worker import KubernetesWorker, KubernetesWorkerJobConfiguration
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO
+
 K8S = REPO / "k8s"
 BASE_JOB_TEMPLATE = K8S / "base-job-template.json"
 OBJECT_STORAGE_JOB_TEMPLATE = K8S / "base-job-template-object-storage.json"

@@ -9,18 +9,17 @@ import logging
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import click
 import pytest
 import yaml
 
-from conftest import cli, write
+from conftest import REPO, cli, write
 from data_processor.errors import ConfigError
 from data_processor.settings import Destination, Settings, available_cpus, env_name, option_name
 from flows.options import FlowOptions
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 PASSWORD = "s3cret-Pa55"
 URL = f"postgresql://loader:{PASSWORD}@db.example.internal:5432/epc"
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli, write
+from conftest import REPO, cli, write
 from data_processor.logs import SecretMaskingFilter, configure, mask
 
-LOGGING_YML = Path(__file__).resolve().parents[1] / "logging.yml"
+LOGGING_YML = REPO / "logging.yml"
 
 DB_URL = "postgresql://u:s3cret@h/db"
 SLACK = "https://hooks.slack.com/services/T000/B000/slackSECRET"
