@@ -241,14 +241,20 @@ def exactly_once(url: str, expected: int) -> None:
     assert count(url, "SELECT COUNT(DISTINCT id) FROM t") == expected
 
 
-def test_a_restart_mid_file_retries_the_file_and_the_run_ends_cleanly(throwaway_postgres, src, tmp_path):
-    """The lock's session died with the restart: unlocking it crashed the run with no summary."""
-    cluster = throwaway_postgres
+def paused_through_a_restart(cluster, src: Path, tmp_path: Path) -> tuple[Paused, int]:
+    """Two files, and a load paused before its commit while the server restarts under it; the rows expected."""
     expected = two_files(src)
     first = Paused(load_args(src, cluster.url, "t"), "before-commit", tmp_path / "pause", FAST_RETRIES)
     first.wait_until_paused()
     cluster.stop()
     cluster.start()
+    return first, expected
+
+
+def test_a_restart_mid_file_retries_the_file_and_the_run_ends_cleanly(throwaway_postgres, src, tmp_path):
+    """The lock's session died with the restart: unlocking it crashed the run with no summary."""
+    cluster = throwaway_postgres
+    first, expected = paused_through_a_restart(cluster, src, tmp_path)
     done = first.resume()
     one_clear_line(done)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -259,11 +265,7 @@ def test_a_run_that_lost_its_lock_in_a_restart_stops_and_the_run_holding_it_load
                                                                                     tmp_path):
     """A second run started after the restart got the table; the first must not load beside it."""
     cluster = throwaway_postgres
-    expected = two_files(src)
-    first = Paused(load_args(src, cluster.url, "t"), "before-commit", tmp_path / "pause", FAST_RETRIES)
-    first.wait_until_paused()
-    cluster.stop()
-    cluster.start()
+    first, expected = paused_through_a_restart(cluster, src, tmp_path)
     second = run_cli(load_args(src, cluster.url, "t", "--lock-timeout", "5"))
     assert second.returncode == 0, second.stdout + second.stderr
     done = first.resume()
