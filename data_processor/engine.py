@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING
 from . import ddl, infer, ledger, rejects
 from .db import check_connection, database_errors
 from .diff import applied_as, row_layout
-from .discover import Discovery, Problem
+from .discovery import Discovery, Problem
 from .errors import NoFilesMatched, TableLocked
 from .fanout import FanOut, InProcess, LocalProcesses
 from .jobs import ScanJob, engine_for
 from .ledger import Entry
-from .load import remove_file
+from .loader import remove_file
 from .planning import FileScan, build_plan, check_table_name, check_width, listed_unchanged, read_schema_file, scan_file
 from .sources import discover_source, display
 from .summary import Progress, RunSummary, quiet

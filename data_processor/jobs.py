@@ -23,7 +23,7 @@ from . import ledger
 from .db import make_engine
 from .errors import DatabaseDown, DataProcessorError, TransientDatabaseError
 from .ledger import Entry
-from .load import load_file
+from .loader import load_file
 from .planning import FileScan, scan_file
 from .retry import outage, retry_delays
 from .types import FilePlan, LoadPlan, LoadResult, SourceFile

@@ -27,7 +27,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 from rich.text import Text
 
-from .discover import Discovery
+from .discovery import Discovery
 from .logs import LOG_FORMATS, LogFormat, SecretMaskingFilter, json_formatter, result_fields
 from .planning import FileScan
 from .rejects import rejects_table_name

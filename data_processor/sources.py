@@ -4,7 +4,7 @@ these, read as if it were the folder.
 ``discover_source`` lists what ``--src`` holds (key, size, listing metadata) and ``open_source`` opens one entry as
 a binary stream; everything that reads a file's bytes goes through ``open_source``.
 
-* A local folder is walked by ``discover.py`` and its files opened with plain ``open()`` (nothing slower).
+* A local folder is walked by ``discovery.py`` and its files opened with plain ``open()`` (nothing slower).
 * ``s3://bucket/prefix`` and the other stores fsspec knows (``gs://`` with gcsfs, ``az://`` with adlfs) list every
   object under the prefix; the key is the object's path relative to the prefix. Credentials and endpoint come from
   the store's standard places (for S3: ``AWS_*`` variables, a profile, pod identity, ``AWS_ENDPOINT_URL``), never
@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
-from .discover import Discovery, Problem, discover, file_key, matches
+from .discovery import Discovery, Problem, discover_folder, file_key, matches
 from .errors import ConfigError
 from .types import SourceFile
 
@@ -75,7 +75,7 @@ def discover_source(src: str, pattern: str) -> Discovery:
         key = path.name
         found = [SourceFile(path, key, path.stat().st_size)] if matches(key, pattern) else []
         return Discovery(found)
-    return discover(path, pattern)
+    return discover_folder(path, pattern)
 
 
 def open_source(source: SourceFile | str | os.PathLike[str]) -> BinaryIO:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .discover import Problem
+from .discovery import Problem
 from .types import LoadResult
 
 

@@ -15,7 +15,7 @@ from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from data_processor import FanOut, LocalProcesses, Settings
-from data_processor.discover import Discovery
+from data_processor.discovery import Discovery
 from data_processor.engine import parallel_writers
 from data_processor.jobs import (
     ScanJob, ScanOutcome, forget_handoffs, handed_off, heard, recorded_result, scan_job_to_json,

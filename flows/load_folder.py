@@ -23,7 +23,7 @@ from prefect.settings import PREFECT_API_URL
 
 from data_processor import FanOut, Plan, Settings, apply, discover, load, locked, plan
 from data_processor.db import masked
-from data_processor.discover import Discovery
+from data_processor.discovery import Discovery
 from data_processor.output import summary_fields, summary_line
 from data_processor.sources import display
 from data_processor.text import plural, printable

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.events import emit_event
 
-from data_processor.discover import Problem
+from data_processor.discovery import Problem
 from data_processor.output import ScanTally, size_text, summary_fields
 from data_processor.rejects import rejects_table_name
 from data_processor.summary import RunSummary

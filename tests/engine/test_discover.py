@@ -3,7 +3,7 @@ import os
 import pytest
 
 from conftest import write
-from data_processor.discover import discover
+from data_processor.discovery import discover_folder as discover
 from data_processor.errors import ConfigError
 
 

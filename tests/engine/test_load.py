@@ -371,7 +371,7 @@ def test_a_later_file_widens_a_column_on_every_database(db, src):
 
 @pytest.mark.parametrize("overlap", [True, False])
 def test_overlapped_writes_report_in_order_on_this_thread_and_their_errors_raise_here(overlap):
-    from data_processor.load import Overlapped
+    from data_processor.loader import Overlapped
 
     seen = []
     with Overlapped(overlap) as writes:
@@ -390,7 +390,7 @@ def test_overlapped_writes_report_in_order_on_this_thread_and_their_errors_raise
 
 def test_a_failure_while_a_write_is_in_flight_waits_for_the_write_before_the_transaction_ends():
     """The connection must be idle before the caller rolls back: the block ends only after the write has."""
-    from data_processor.load import Overlapped
+    from data_processor.loader import Overlapped
 
     started, go, done = threading.Event(), threading.Event(), threading.Event()
 

@@ -6,7 +6,6 @@ A value that does not fit its column's planned type neither loads changed nor be
 
 from __future__ import annotations
 
-import importlib
 import json
 import pickle
 from pathlib import Path
@@ -16,8 +15,9 @@ from pydantic import TypeAdapter
 
 from conftest import write
 from data_processor import ddl, ledger
+from data_processor import loader as load_module
 from data_processor.db import make_engine
-from data_processor.load import load_file
+from data_processor.loader import load_file
 from data_processor.planning import FileScan, build_plan, scan_file
 from data_processor.sources import discover_source
 from data_processor.types import ColumnPlan, LoadResult
@@ -25,7 +25,6 @@ from data_processor.types import ColumnPlan, LoadResult
 HEADER = "id,rating,area,inspected,note\n"
 FIRST = HEADER + "1,72,84.50,2019-05-31,a\n2,55,60.25,2020-02-29,b\n"
 RUN = "verify-test"
-load_module = importlib.import_module("data_processor.load")  # the package exports a function named load
 
 
 def _rows(start: int, count: int) -> str:

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from data_processor import output
-from data_processor.discover import Discovery, Problem
+from data_processor.discovery import Discovery, Problem
 from data_processor.output import (JsonOutput, ScanTally, TextOutput, problem_line, requested_format, result_line,
                                    size_text, summary_fields, summary_line)
 from data_processor.planning import FileScan

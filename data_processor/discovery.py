@@ -37,7 +37,7 @@ class Discovery:
     problems: list[Problem] = field(default_factory=list)
 
 
-def discover(src: str | os.PathLike[str], pattern: str) -> Discovery:
+def discover_folder(src: str | os.PathLike[str], pattern: str) -> Discovery:
     """All regular files under ``src`` whose path relative to ``src`` matches ``pattern``, sorted by that path."""
     root = Path(src)
     if not root.is_dir():

@@ -44,7 +44,8 @@ from .validate import check_batch
 from .verify import Misfit, Pipe, Verifier
 from .writers import RowsRefused, Writer, gone_table
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("data_processor.load")
+"""Named for what it logs, one record per file loaded: dashboards and the docs filter on this name."""
 
 REPEATED_HEADER = "repeated header: a copy of the header row (files concatenated?), not data"
 
