@@ -19,6 +19,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .sources import Stream, open_source
 from .types import SourceFile
@@ -73,13 +74,18 @@ class Witness:
         self.size = 0
         self._digest = hashlib.sha256()
         self._raw: io.BufferedReader | None = None
-        self.read_error: OSError | None = None
+        self.read_error: Exception | None = None
         """What a read raised, kept for a consumer whose own error hides it (a COPY fed by the file says only that
         its input failed)."""
 
     def watch(self, raw: io.BufferedReader) -> _Hashing:
         self._raw = raw
         return _Hashing(raw, self)
+
+    def guard(self, stream: BinaryIO) -> _Guarded:
+        """``stream`` (the file's content, decompressed) with whatever its reads raise kept as :attr:`read_error`
+        too: a truncated gzip raises ``EOFError`` above the raw bytes the witness watches."""
+        return _Guarded(stream, self)
 
     def seen(self, block: bytes) -> None:
         self._digest.update(block)
@@ -126,6 +132,18 @@ class _Hashing(io.RawIOBase):
             raise
         self._witness.seen(block)
         return block
+
+
+class _Guarded:
+    def __init__(self, stream: BinaryIO, witness: Witness) -> None:
+        self._stream, self._witness = stream, witness
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.read(size)
+        except Exception as exc:  # noqa: BLE001 - kept, then raised as it is
+            self._witness.read_error = self._witness.read_error or exc
+            raise
 
 
 def fingerprint(path: Source) -> Fingerprint:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import time
-import zipfile
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import BinaryIO
@@ -37,7 +36,7 @@ from .fingerprint import Witness, open_raw
 from .read import WRITE_BATCH_BYTES, is_padded, iter_batches, locate_rows
 from .rejects import insert as insert_rejects
 from .rejects import rejects_table
-from .sources import replaced_while_read
+from .sources import READ_ERRORS, read_failure, replaced_while_read
 from .testing import pause_point
 from .types import FILE_ID_COLUMN, ROW_HASH_COLUMN, FilePlan, LoadPlan, LoadResult, Reject
 from .validate import check_batch
@@ -100,11 +99,8 @@ def _load_file(engine: sa.Engine, writer: Writer, plan: LoadPlan, file: FilePlan
         error = f"{file.source.key}: {exc}"
     except DataProcessorError as exc:
         error = str(exc)
-    except OSError as exc:
-        error = str(FileChanged(file.source.key)) if replaced_while_read(exc) else \
-            f"{file.source.key}: cannot read: {exc.strerror or exc}"
-    except zipfile.BadZipFile as exc:  # a zip member whose CRC-32 is wrong
-        error = f"{file.source.key}: cannot read: corrupt zip member ({exc})"
+    except READ_ERRORS as exc:  # the disk or the store, a truncated gzip, a bad zip member: as the scan says it
+        error = str(read_failure(file.source.key, exc, FileChanged(file.source.key)))
     except pa.ArrowException as exc:  # a read error a reader wrapped is still the read error
         error = str(FileChanged(file.source.key)) if replaced_while_read(exc) else \
             f"{file.source.key}: cannot parse as CSV: {exc}"
@@ -272,7 +268,7 @@ def _copy_whole_file(conn: sa.Connection, writer: Writer, table: sa.Table, plan:
     witness = Witness()
     try:
         with open_raw(file.source, file.dialect.compression, witness) as stream:
-            copied = writer.copy_file(conn, table, file, file_id, _as_copied(stream, plan, file))
+            copied = writer.copy_file(conn, table, file, file_id, _as_copied(witness.guard(stream), plan, file))
     except RowsRefused:
         copied = None
     except Exception:

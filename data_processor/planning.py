@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import zlib
-import zipfile
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,7 +23,7 @@ from .fingerprint import fingerprint
 from .ledger import Entry
 from .naming import column_names
 from .read import as_text, is_padded, iter_batches, prefetched, read_header, unclosed_quote_line
-from .sources import replaced_while_read
+from .sources import READ_ERRORS, read_failure, replaced_while_read
 from .testing import pause_point
 from .writers import Capabilities
 from .types import LOGICAL_TYPES, ColumnPlan, CsvDialect, FilePlan, LoadPlan, SourceFile
@@ -64,14 +62,8 @@ def scan_file(source: SourceFile, null_values: tuple[str, ...], entry: Entry | N
         return FileScan(FilePlan(source, CsvDialect(), entry.sha256 or "", (), (), "unchanged"))
     try:
         found = fingerprint(source)
-    except OSError as exc:  # unreadable, or gzip.BadGzipFile
-        if replaced_while_read(exc):
-            raise InputError(source.key, CHANGED_WHILE_SCANNED) from None
-        raise InputError(source.key, f"cannot read: {exc.strerror or exc}") from None
-    except (EOFError, zlib.error) as exc:
-        raise InputError(source.key, f"cannot read: corrupt or truncated gzip ({exc})") from None
-    except zipfile.BadZipFile as exc:  # a zip member whose CRC-32 or header is wrong
-        raise InputError(source.key, f"cannot read: corrupt zip member ({exc})") from None
+    except READ_ERRORS as exc:
+        raise read_failure(source.key, exc, InputError(source.key, CHANGED_WHILE_SCANNED)) from None
     source = replace(source, size=found.size)
     dialect = CsvDialect(encoding=found.encoding, compression=found.compression)
     unchanged = entry is not None and entry.status == "loaded" and (entry.size, entry.sha256) == (

@@ -24,13 +24,14 @@ import os
 import posixpath
 import threading
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from .discovery import Discovery, Problem, discover_folder, file_key, matches
-from .errors import ConfigError
+from .errors import ConfigError, InputError
 from .types import SourceFile
 
 REMOTE_BLOCK = 8 << 20
@@ -185,6 +186,23 @@ def replaced_while_read(exc: BaseException | None) -> bool:
             return True
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return False
+
+
+READ_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile)
+"""What reading a file's bytes can raise: the disk or the store, a truncated or corrupt gzip, a bad zip member."""
+
+
+def read_failure(key: str, exc: BaseException, changed: InputError) -> InputError:
+    """The one sentence for a file whose bytes could not be read (one of :data:`READ_ERRORS`, or what a reader
+    raised because of one), as the planning scan and the load both say it; ``changed`` when the object was replaced
+    while it was read."""
+    if replaced_while_read(exc):
+        return changed
+    if isinstance(exc, (EOFError, zlib.error)):
+        return InputError(key, f"cannot read: corrupt or truncated gzip ({exc})")
+    if isinstance(exc, zipfile.BadZipFile):  # a zip member whose CRC-32 or header is wrong
+        return InputError(key, f"cannot read: corrupt zip member ({exc})")
+    return InputError(key, f"cannot read: {getattr(exc, 'strerror', None) or exc}")
 
 
 def _open_remote_zip(url: str) -> BinaryIO:

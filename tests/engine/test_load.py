@@ -405,3 +405,24 @@ def test_a_failure_while_a_write_is_in_flight_waits_for_the_write_before_the_tra
         writes.submit(slow_write, (), lambda *_: None)
         raise ValueError("too many bad rows")
     assert done.is_set()
+
+
+def test_a_gzip_truncated_between_the_plan_and_the_load_fails_its_file_in_one_line(db, src):
+    """The scan read it whole; then it was cut short (a copy still being written). The load said nothing of the
+    kind: its EOFError ended the run with a traceback."""
+    import gzip
+
+    from data_processor import apply, load, plan
+    from data_processor.settings import Settings
+
+    data = gzip.compress(b"id,v\n" + b"".join(b"%d,x\n" % i for i in range(50_000)))
+    write(src / "b.csv.gz", data)
+    write(src / "a.csv", "id,v\n1,a\n")
+    the_plan = plan(Settings(src=str(src), glob="*.csv*", dest=db.url, table=db.table))
+    apply(the_plan)
+    write(src / "b.csv.gz", data[:len(data) // 2])
+    summary = load(the_plan)
+    by_key = {r.key: r for r in summary.results}
+    assert by_key["a.csv"].status == "loaded" and by_key["b.csv.gz"].status == "failed"
+    assert by_key["b.csv.gz"].error.startswith("b.csv.gz: cannot read: corrupt or truncated gzip (")
+    assert summary.exit_code == 1 and db.count() == 1
