@@ -27,7 +27,8 @@ from .diff import applied_as, row_layout
 from .discovery import Discovery, Problem
 from .errors import NoFilesMatched, TableLocked
 from .fanout import FanOut, InProcess, LocalProcesses
-from .jobs import ScanJob, engine_for
+from .jobs import ScanJob
+from .target import Target, engine_for
 from .ledger import Entry
 from .loader import remove_file
 from .planning import FileScan, build_plan, check_table_name, check_width, listed_unchanged, read_schema_file, scan_file
@@ -66,6 +67,11 @@ class Plan:
     """What :func:`apply` (and a widening during :func:`load`) changed in the table."""
     pruned: dict[str, int] | None = None
     """Rows deleted per file no longer matched, once :func:`apply` pruned them."""
+
+    @property
+    def target(self) -> Target:
+        """Where the run writes: the database, the table, the run."""
+        return Target(self.settings.dest_url, self.settings.table, self.settings.run_id)
 
     @property
     def pending(self) -> list[FilePlan]:
@@ -202,7 +208,7 @@ def load(the_plan: Plan, fan_out: FanOut | None = None, progress: Progress = qui
     for result in results:
         progress("loaded", result)
     misfits = []
-    for result in fan_out.load(the_plan.load_plan, the_plan.pending, settings.dest_url, settings.run_id):
+    for result in fan_out.load(the_plan.load_plan, the_plan.pending, the_plan.target):
         if result.status == "misfit":
             misfits.append(result)
             continue
@@ -227,7 +233,7 @@ def _widen_and_reload(the_plan: Plan, misfits: list[LoadResult], fan_out: FanOut
     the_plan.load_plan = wider
     again = [f for f in the_plan.pending if f.source.key in {r.key for r in misfits}]
     results = []
-    for result in fan_out.load(wider, again, settings.dest_url, settings.run_id):
+    for result in fan_out.load(wider, again, the_plan.target):
         if result.status == "misfit":
             result = LoadResult(result.key, "failed", bytes=result.bytes, error=f"{result.key}: its values "
                                 "outgrew the table's types again after widening (did it change during the run?)")

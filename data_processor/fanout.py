@@ -19,7 +19,8 @@ import pyarrow as pa
 
 from . import interrupts
 from .errors import WorkerDied
-from .jobs import ScanJob, ScanOutcome, engine_for, load_reported, scan_one
+from .jobs import ScanJob, ScanOutcome, load_reported, scan_one
+from .target import Target
 from .types import FilePlan, LoadPlan, LoadResult, SourceFile
 
 PARALLEL_MIN_BYTES = 32 << 20
@@ -37,8 +38,8 @@ class FanOut(Protocol):
         """Scan each file: its statistics, or a failed result naming it."""
         ...
 
-    def load(self, plan: LoadPlan, files: list[FilePlan], dest: str, run_id: str) -> Iterator[LoadResult]:
-        """Load each of ``files`` (all in ``plan``) into ``dest``; a file that fails is a failed result."""
+    def load(self, plan: LoadPlan, files: list[FilePlan], target: Target) -> Iterator[LoadResult]:
+        """Load each of ``files`` (all in ``plan``) into ``target``; a file that fails is a failed result."""
         ...
 
 
@@ -48,8 +49,8 @@ class InProcess:
     def scan(self, jobs: list[ScanJob]) -> Iterator[ScanOutcome]:
         return (scan_one(job) for job in jobs)
 
-    def load(self, plan: LoadPlan, files: list[FilePlan], dest: str, run_id: str) -> Iterator[LoadResult]:
-        return (load_reported(dest, plan, file, run_id) for file in files)
+    def load(self, plan: LoadPlan, files: list[FilePlan], target: Target) -> Iterator[LoadResult]:
+        return (load_reported(target, plan, file) for file in files)
 
 
 class LocalProcesses:
@@ -84,10 +85,9 @@ class LocalProcesses:
     def scan(self, jobs: list[ScanJob]) -> Iterator[ScanOutcome]:
         return self._map(scan_one, [(job.source.key, (job,)) for job in jobs], parallel=True)
 
-    def load(self, plan: LoadPlan, files: list[FilePlan], dest: str, run_id: str) -> Iterator[LoadResult]:
-        _, writer = engine_for(dest)
-        parallel = (writer.CAPABILITIES.parallel_writers or self.size) > 1  # SQLite: one writer at a time
-        jobs = [(f.source.key, (dest, plan, f, run_id)) for f in files]
+    def load(self, plan: LoadPlan, files: list[FilePlan], target: Target) -> Iterator[LoadResult]:
+        parallel = (target.capabilities.parallel_writers or self.size) > 1  # SQLite: one writer at a time
+        jobs = [(f.source.key, (target, plan, f)) for f in files]
         return self._map(load_reported, jobs, parallel)
 
     def _map(self, function, jobs: list[tuple[str, tuple]], parallel: bool) -> Iterator:  # noqa: ANN001

@@ -15,30 +15,21 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache, lru_cache
-
-import sqlalchemy as sa
+from functools import cache
 
 from . import ledger
-from .db import make_engine
 from .errors import DatabaseDown, DataProcessorError, TransientDatabaseError
 from .ledger import Entry
 from .loader import load_file
 from .planning import FileScan, scan_file
 from .retry import outage, retry_delays
+from .target import Target
 from .types import FilePlan, LoadPlan, LoadResult, SourceFile
-from .writers import Writer
 
 log = logging.getLogger(__name__)
 
 ScanOutcome = FileScan | LoadResult
 """What scanning a file gives: its statistics, or the failed result of a file that cannot be read."""
-
-
-@lru_cache(maxsize=4)
-def engine_for(url: str) -> tuple[sa.Engine, Writer]:
-    """``(engine, writer)`` for a URL, one per process (a pool of connections shared by the process's files)."""
-    return make_engine(url)
 
 
 @dataclass(frozen=True)
@@ -65,23 +56,22 @@ def scan_one(job: ScanJob) -> ScanOutcome:
                      job.max_columns, job.null_padding)
 
 
-def load_reported(dest: str, plan: LoadPlan, file: FilePlan, run_id: str = "") -> LoadResult:
+def load_reported(target: Target, plan: LoadPlan, file: FilePlan) -> LoadResult:
     """:func:`load_one`, with a database that stayed unreachable through every retry reported as the file's
     failure (the other files still get their turn)."""
-    return as_result(file.source.key, load_one, dest, plan, file, run_id)
+    return as_result(file.source.key, load_one, target, plan, file)
 
 
-def load_one(dest: str, plan: LoadPlan, file: FilePlan, run_id: str = "",
-             pauses: tuple[float, ...] | None = None) -> LoadResult:
+def load_one(target: Target, plan: LoadPlan, file: FilePlan, pauses: tuple[float, ...] | None = None) -> LoadResult:
     """Load one planned file, retrying transient database errors after each of ``pauses`` (default: the retry
     policy, :func:`retry_delays`; each attempt is atomic, so a retry never duplicates rows). After the last,
     :class:`TransientDatabaseError` propagates; once the database has failed for longer than the whole policy,
     :class:`DatabaseDown` does, at the first failure, with no more waiting."""
-    engine, writer = engine_for(dest)
+    engine, writer = target.engine, target.writer
     pauses = retry_delays() if pauses is None else pauses
     for attempt, pause in enumerate((*pauses, None), start=1):
         try:
-            result = load_file(engine, writer, plan, file, run_id)
+            result = load_file(engine, writer, plan, file, target.run_id)
         except TransientDatabaseError as exc:
             engine.dispose()  # the pool's connections may all be dead (a database restart)
             outage.failed()
@@ -107,11 +97,10 @@ def as_result(key: str, function, *args):  # noqa: ANN001, ANN201 - returns what
         return LoadResult(key, "failed", error=error if error.startswith(key) else f"{key}: {error}")
 
 
-def recorded_result(dest: str, plan: LoadPlan, file: FilePlan, run_id: str) -> LoadResult | None:
-    """How the ledger says ``file`` ended: loaded with exactly the planned content, or failed in run ``run_id``;
+def recorded_result(target: Target, file: FilePlan) -> LoadResult | None:
+    """How the ledger says ``file`` ended: loaded with exactly the planned content, or failed in the target's run;
     None if the ledger does not know (the load never reached the database)."""
-    engine, _ = engine_for(dest)
-    row = ledger.recorded(engine, plan.table, file.source.key)
+    row = ledger.recorded(target.engine, target.table, file.source.key)
     if row is None:
         return None
     if row.status == "loaded" and row.sha256 == file.sha256:
@@ -119,7 +108,7 @@ def recorded_result(dest: str, plan: LoadPlan, file: FilePlan, run_id: str) -> L
                           rows_rejected=row.rows_rejected or 0, bytes=row.size or 0, seconds=row.seconds or 0.0,
                           applied=row.applied or "", rows_inserted=row.rows_inserted or 0,
                           rows_deleted=row.rows_deleted or 0, rows_unchanged=row.rows_unchanged or 0)
-    if row.status == "failed" and row.error and row.run_id == run_id:
+    if row.status == "failed" and row.error and row.run_id == target.run_id:
         return LoadResult(file.source.key, "failed", bytes=file.source.size, error=row.error)
     return None
 
@@ -139,33 +128,30 @@ def scan_job_from_json(data: dict) -> ScanJob:
     return _adapter(ScanJob).validate_python(data)
 
 
-def hand_off(dest: str, table: str, run_id: str, outcome: ScanOutcome) -> None:
+def hand_off(target: Target, outcome: ScanOutcome) -> None:
     """Record a job's outcome (a scan, or a failed or misfit load) for the run that started it elsewhere."""
-    engine, _ = engine_for(dest)
     kind = "scan" if isinstance(outcome, FileScan) else "result"
     text = _adapter(type(outcome)).dump_json(outcome).decode()
     key = outcome.plan.source.key if isinstance(outcome, FileScan) else outcome.key
-    ledger.hand_off(engine, table, run_id, key, kind, text)
+    ledger.hand_off(target.engine, target.table, target.run_id, key, kind, text)
 
 
-def handed_off(dest: str, table: str, run_id: str, key: str) -> ScanOutcome | None:
-    """What the job for ``key`` handed back to run ``run_id``, or None if nothing (it crashed first)."""
-    engine, _ = engine_for(dest)
-    found = ledger.handed_off(engine, table, run_id, key)
+def handed_off(target: Target, key: str) -> ScanOutcome | None:
+    """What the job for ``key`` handed back to the target's run, or None if nothing (it crashed first)."""
+    found = ledger.handed_off(target.engine, target.table, target.run_id, key)
     if found is None:
         return None
     kind, text = found
     return _adapter(FileScan if kind == "scan" else LoadResult).validate_json(text)
 
 
-def forget_handoffs(dest: str, table: str, run_id: str) -> None:
+def forget_handoffs(target: Target) -> None:
     """The run has read what its jobs handed back."""
-    engine, _ = engine_for(dest)
-    ledger.forget_handoffs(engine, table, run_id)
+    ledger.forget_handoffs(target.engine, target.table, target.run_id)
 
 
 @contextmanager
-def heartbeat(dest: str, table: str, run_id: str, job: str, every: float) -> Iterator[None]:
+def heartbeat(target: Target, job: str, every: float) -> Iterator[None]:
     """While the block runs, count a heartbeat of ``job`` every ``every`` seconds (0: none) in the database, where
     the run that started the job elsewhere looks for it: beats that stop mean the job's pod or process is gone.
 
@@ -180,7 +166,7 @@ def heartbeat(dest: str, table: str, run_id: str, job: str, every: float) -> Ite
     def beating() -> None:
         while True:
             try:
-                ledger.beat(engine_for(dest)[0], table, run_id, job)
+                ledger.beat(target.engine, target.table, target.run_id, job)
             except DataProcessorError as exc:
                 log.warning("heartbeat of %s not recorded: %s", job, exc)
             if stop.wait(every):
@@ -195,6 +181,6 @@ def heartbeat(dest: str, table: str, run_id: str, job: str, every: float) -> Ite
         thread.join(timeout=every + 5)
 
 
-def heard(dest: str, table: str, run_id: str) -> dict[str, int]:
-    """How many heartbeats each job started by run ``run_id`` has sent so far (by the job's name)."""
-    return ledger.heard(engine_for(dest)[0], table, run_id)
+def heard(target: Target) -> dict[str, int]:
+    """How many heartbeats each job started by the target's run has sent so far (by the job's name)."""
+    return ledger.heard(target.engine, target.table, target.run_id)

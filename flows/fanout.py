@@ -20,6 +20,7 @@ from data_processor.engine import parallel_writers
 from data_processor.jobs import (
     ScanJob, ScanOutcome, forget_handoffs, handed_off, heard, recorded_result, scan_job_to_json,
 )
+from data_processor.target import Target
 from data_processor.text import plural
 from data_processor.types import FilePlan, LoadPlan, LoadResult
 from flows.children import ChildLimits, Children
@@ -39,7 +40,7 @@ class PrefectThreads:
     def scan(self, jobs: list[ScanJob]) -> Iterator[ScanOutcome]:
         return self.processes.scan(jobs)
 
-    def load(self, plan: LoadPlan, files: list[FilePlan], dest: str, run_id: str) -> Iterator[LoadResult]:
+    def load(self, plan: LoadPlan, files: list[FilePlan], target: Target) -> Iterator[LoadResult]:
         if not files:
             return
         logger = get_run_logger()
@@ -48,8 +49,8 @@ class PrefectThreads:
             if threads < min(self.threads, len(files)):
                 logger.info("loading with %s: the writers' limit %s has no more free", plural(threads, "thread"),
                             self.db_limit)
-            futures = {runner.submit(load_file_task, {"key": f.source.key, "plan": plan, "dest": dest,
-                                                      "run_id": run_id, "db_limit": None}): f
+            futures = {runner.submit(load_file_task, {"key": f.source.key, "plan": plan, "target": target,
+                                                      "db_limit": None}): f
                        for f in files}
             for future in as_completed(list(futures)):
                 file = futures[future]
@@ -69,10 +70,9 @@ class KubernetesPods:
     bounded number of times, and a file whose runs left no outcome fails, named, saying what happened.
     """
 
-    def __init__(self, deployment: str, table: str, dest: str, run_id: str, db_limit: str, pass_dest: bool,
-                 limits: ChildLimits) -> None:
+    def __init__(self, deployment: str, target: Target, db_limit: str, pass_dest: bool, limits: ChildLimits) -> None:
         """``pass_dest``: give the child the URL as a parameter (stored with its run) instead of its DEST_SQL."""
-        self.deployment, self.table, self.dest, self.run_id = deployment, table, dest, run_id
+        self.deployment, self.target = deployment, target
         self.db_limit, self.pass_dest, self.limits = db_limit, pass_dest, limits
         self.wave = 0
 
@@ -83,7 +83,7 @@ class KubernetesPods:
         by_key = {job.source.key: job for job in jobs}
 
         def settle(key: str, run: FlowRun) -> ScanOutcome | None:
-            return handed_off(self.dest, self.table, self.run_id, key)
+            return handed_off(self.target, key)
 
         def fail(key: str, error: str) -> LoadResult:
             return LoadResult(key, "failed", bytes=by_key[key].source.size, error=reason(error, key))
@@ -91,18 +91,18 @@ class KubernetesPods:
         get_run_logger().info("starting %s of %s", plural(len(jobs), "scan run"), self.deployment)
         yield from self._children(settle, fail).watch(
             {key: {"scan": scan_job_to_json(job)} for key, job in by_key.items()})
-        forget_handoffs(self.dest, self.table, self.run_id)
+        forget_handoffs(self.target)
 
-    def load(self, plan: LoadPlan, files: list[FilePlan], dest: str, run_id: str) -> Iterator[LoadResult]:
+    def load(self, plan: LoadPlan, files: list[FilePlan], target: Target) -> Iterator[LoadResult]:
         logger = get_run_logger()
         self.wave += 1
         by_key = {f.source.key: f for f in files}
 
         def settle(key: str, run: FlowRun) -> LoadResult | None:
-            found = recorded_result(dest, plan, by_key[key], run_id)
+            found = recorded_result(target, by_key[key])
             if found is not None:  # loaded (whatever the run's state says), or failed on its own
                 return found
-            handed = handed_off(dest, self.table, run_id, key)
+            handed = handed_off(target, key)
             return handed if isinstance(handed, LoadResult) and handed.status == "misfit" else None
 
         def fail(key: str, error: str) -> LoadResult:
@@ -112,30 +112,29 @@ class KubernetesPods:
         logger.info("starting %s of %s", plural(len(files), "load run"), self.deployment)
         yield from self._children(settle, fail).watch(
             {key: {"plan": plan.for_file(f).to_json()} for key, f in by_key.items()})
-        forget_handoffs(dest, self.table, run_id)
+        forget_handoffs(target)
 
     def _children(self, settle, fail) -> Children:  # noqa: ANN001 - see Children
-        return Children(self.limits, self.deployment, self._start,
-                        lambda: heard(self.dest, self.table, self.run_id), settle, fail)
+        return Children(self.limits, self.deployment, self._start, lambda: heard(self.target), settle, fail)
 
     def _start(self, what: str, parameters: dict, attempt: int) -> uuid.UUID:
         """Start one child run (returns at once). The key is the parent's run, the wave, the job and the attempt, not
         the parent's own attempt: a parent rescheduled (its pod lost) finds the children it started and watches them
         by the same rules (``flows.children``), instead of starting a second run per file."""
         parent = FlowRunContext.get().flow_run
-        parameters = parameters | {"run_id": self.run_id, "db_limit": self.db_limit,
+        parameters = parameters | {"run_id": self.target.run_id, "db_limit": self.db_limit,
                                    "heartbeat_seconds": self.limits.heartbeat}
         if self.pass_dest:
-            parameters["dest"] = self.dest
+            parameters["dest"] = self.target.dest
         kind = "scan " if "scan" in parameters else ""
         again = f" (run {attempt})" if attempt > 1 else ""
         child = run_deployment(
             self.deployment,
             parameters=parameters,
             timeout=0,
-            flow_run_name=f"{self.table}: {kind}{what}{again}",
+            flow_run_name=f"{self.target.table}: {kind}{what}{again}",
             idempotency_key=f"{parent.id}:{self.wave}:{kind}{what}:{attempt}",
-            tags=["data-processor", f"table:{self.table}"],
+            tags=["data-processor", f"table:{self.target.table}"],
         )
         return child.id
 
@@ -145,8 +144,8 @@ def fan_out_for(fanout: str, settings: Settings, found: Discovery, child_deploym
                 pass_dest: bool, limits: ChildLimits) -> Iterator[FanOut]:
     """The fan-out the ``fanout`` parameter names, ready for the run (a local pool started, its imports under way)."""
     if fanout == "kubernetes":
-        yield KubernetesPods(child_deployment, settings.table, settings.dest_url, settings.run_id, db_limit, pass_dest,
-                             limits)
+        yield KubernetesPods(child_deployment, Target(settings.dest_url, settings.table, settings.run_id), db_limit,
+                             pass_dest, limits)
         return
     with LocalProcesses(settings.worker_count, found.files) as processes:
         yield PrefectThreads(parallel_writers(settings.dest_url, settings.worker_count), db_limit, processes)

@@ -18,6 +18,7 @@ from prefect.context import FlowRunContext
 
 from data_processor.jobs import hand_off, heartbeat, scan_job_from_json, scan_one
 from data_processor.settings import Destination
+from data_processor.target import Target
 from data_processor.testing import pause_point
 from data_processor.types import LoadPlan, LoadResult
 from flows.options import DB_LIMIT
@@ -41,9 +42,10 @@ def load_csv_file(plan: dict | None = None, run_id: str = "", dest: str | None =
     me = str(FlowRunContext.get().flow_run.id)
     if scan is not None:
         job = scan_job_from_json(scan)
-        with heartbeat(url, job.table, run_id, me, heartbeat_seconds):
+        target = Target(url, job.table, run_id)
+        with heartbeat(target, me, heartbeat_seconds):
             outcome = scan_one(job)
-            hand_off(url, job.table, run_id, outcome)
+            hand_off(target, outcome)
         if isinstance(outcome, LoadResult):  # the file could not be scanned
             raise FileLoadFailed(outcome.error or f"{job.source.key}: cannot be scanned")
         return {"file": job.source.key, "state": outcome.plan.state, "rows": outcome.rows}
@@ -51,11 +53,12 @@ def load_csv_file(plan: dict | None = None, run_id: str = "", dest: str | None =
         raise ValueError("load-csv-file needs plan (to load a file) or scan (to scan one)")
     load_plan = LoadPlan.from_json(plan)
     (file,) = load_plan.files
-    with heartbeat(url, load_plan.table, run_id, me, heartbeat_seconds):
+    target = Target(url, load_plan.table, run_id)
+    with heartbeat(target, me, heartbeat_seconds):
         pause_point("child-loading")
-        result = load_file_task(key=file.source.key, plan=load_plan, dest=url, run_id=run_id, db_limit=db_limit)
+        result = load_file_task(key=file.source.key, plan=load_plan, target=target, db_limit=db_limit)
     if result.status == "misfit":
-        hand_off(url, load_plan.table, run_id, result)
+        hand_off(target, result)
     return asdict(result) | {"rejects_sample": [asdict(r) for r in result.rejects_sample]}
 
 

@@ -19,6 +19,7 @@ from data_processor.errors import TransientDatabaseError
 from data_processor.output import result_line
 from data_processor.retry import retry_delays
 from data_processor.jobs import load_one
+from data_processor.target import Target
 from data_processor.types import LoadPlan, LoadResult
 from flows.writer_slots import writer_slots
 
@@ -50,12 +51,12 @@ def is_transient(_task: object, _task_run: TaskRun, state: State) -> bool:
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def load_file_task(key: str, plan: LoadPlan, dest: str, run_id: str, db_limit: str | None) -> LoadResult:
+def load_file_task(key: str, plan: LoadPlan, target: Target, db_limit: str | None) -> LoadResult:
     """Load one planned file; raise :class:`FileLoadFailed` if it failed, so its run shows Failed and why."""
     logger = get_run_logger()
     file = next(f for f in plan.files if f.source.key == key)
     with writer_slots(db_limit or "", 1, logger):
-        result = load_one(dest, plan, file, run_id, pauses=())
+        result = load_one(target, plan, file, pauses=())
     if result.status == "failed":
         raise FileLoadFailed(result.error or f"{key}: failed")
     logger.info(result_line(result))

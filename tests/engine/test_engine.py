@@ -25,9 +25,9 @@ class CountingFanOut(InProcess):
         self.scanned += [job.source.key for job in jobs]
         return super().scan(jobs)
 
-    def load(self, plan, files, dest, run_id):
+    def load(self, plan, files, target):
         self.loaded += [f.source.key for f in files]
-        return super().load(plan, files, dest, run_id)
+        return super().load(plan, files, target)
 
 
 def test_plan_writes_nothing(db, src):

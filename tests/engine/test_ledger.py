@@ -179,19 +179,22 @@ def test_heartbeats_count_per_job_and_are_forgotten_with_the_hand_offs(book):
     import threading
 
     from data_processor.jobs import heartbeat, heard
+    from data_processor.target import Target
+
+    run_1, run_2 = Target(book.url, book.table, "run-1"), Target(book.url, book.table, "run-2")
 
     for _ in range(3):
         ledger.beat(book.engine, book.table, "run-1", "child-a")
     ledger.beat(book.engine, book.table, "run-1", "child-b")
     ledger.beat(book.engine, book.table, "run-2", "child-a")
-    assert heard(book.url, book.table, "run-1") == {"child-a": 3, "child-b": 1}
+    assert heard(run_1) == {"child-a": 3, "child-b": 1}
     beating = threading.Event()
-    with heartbeat(book.url, book.table, "run-1", "child-c", every=0.01):
-        while heard(book.url, book.table, "run-1").get("child-c", 0) < 3:  # it beats on its own while work runs
+    with heartbeat(run_1, "child-c", every=0.01):
+        while heard(run_1).get("child-c", 0) < 3:  # it beats on its own while work runs
             beating.wait(0.01)
-    after = heard(book.url, book.table, "run-1")["child-c"]
+    after = heard(run_1)["child-c"]
     beating.wait(0.1)
-    assert heard(book.url, book.table, "run-1")["child-c"] == after  # and stops when the work ends
+    assert heard(run_1)["child-c"] == after  # and stops when the work ends
     ledger.forget_handoffs(book.engine, book.table, "run-1")
-    assert heard(book.url, book.table, "run-1") == {} and heard(book.url, book.table, "run-2") == {"child-a": 1}
+    assert heard(run_1) == {} and heard(run_2) == {"child-a": 1}
     ledger.forget_handoffs(book.engine, book.table, "run-2")

@@ -289,7 +289,7 @@ def test_the_same_file_loaded_twice_at_once_lands_once(db, src):
         apply(the_plan)
     load_plan, file = the_plan.load_plan, the_plan.load_plan.files[0]
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda _: load_one(db.url, load_plan, file, pauses=()), range(2)))
+        results = list(pool.map(lambda _: load_one(the_plan.target, load_plan, file, pauses=()), range(2)))
     assert sorted(r.status for r in results) == ["loaded", "skipped"]
     assert db.count() == 6000
 
