@@ -15,9 +15,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 
-from . import ledger
+from . import ledger, records
 from .errors import DatabaseDown, DataProcessorError, TransientDatabaseError
 from .ledger import Entry
 from .loader import load_file
@@ -113,25 +112,18 @@ def recorded_result(target: Target, file: FilePlan) -> LoadResult | None:
     return None
 
 
-@cache
-def _adapter(kind: type):  # noqa: ANN202 - a pydantic TypeAdapter
-    from pydantic import TypeAdapter  # only the shells serialise; load workers start faster without pydantic
-
-    return TypeAdapter(kind)
-
-
 def scan_job_to_json(job: ScanJob) -> dict:
-    return _adapter(ScanJob).dump_python(job, mode="json")
+    return records.to_data(job)
 
 
 def scan_job_from_json(data: dict) -> ScanJob:
-    return _adapter(ScanJob).validate_python(data)
+    return records.from_data(ScanJob, data)
 
 
 def hand_off(target: Target, outcome: ScanOutcome) -> None:
     """Record a job's outcome (a scan, or a failed or misfit load) for the run that started it elsewhere."""
     kind = "scan" if isinstance(outcome, FileScan) else "result"
-    text = _adapter(type(outcome)).dump_json(outcome).decode()
+    text = records.to_text(outcome)
     key = outcome.plan.source.key if isinstance(outcome, FileScan) else outcome.key
     ledger.hand_off(target.engine, target.table, target.run_id, key, kind, text)
 
@@ -142,7 +134,7 @@ def handed_off(target: Target, key: str) -> ScanOutcome | None:
     if found is None:
         return None
     kind, text = found
-    return _adapter(FileScan if kind == "scan" else LoadResult).validate_json(text)
+    return records.from_text(FileScan if kind == "scan" else LoadResult, text)
 
 
 def forget_handoffs(target: Target) -> None:

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
-
-if TYPE_CHECKING:
-    from pydantic import TypeAdapter
+from typing import Literal, get_args
 
 LogicalType = Literal["integer", "bigint", "decimal", "double", "date", "timestamp", "text"]
 LOGICAL_TYPES: frozenset[str] = frozenset(get_args(LogicalType))
@@ -125,11 +121,15 @@ class LoadPlan:
 
     def to_json(self) -> dict:
         """Plain JSON (a flow parameter); :meth:`from_json` gives back an equal plan."""
-        return _plan_adapter().dump_python(self, mode="json")
+        from .records import to_data
+
+        return to_data(self)
 
     @staticmethod
     def from_json(data: dict) -> LoadPlan:
-        return _plan_adapter().validate_python(data)
+        from .records import from_data
+
+        return from_data(LoadPlan, data)
 
 
 @dataclass(frozen=True)
@@ -162,9 +162,3 @@ class LoadResult:
     rows_unchanged: int = 0
     """rows_loaded == rows_unchanged + rows_inserted: the file's rows the table now holds."""
 
-
-@cache
-def _plan_adapter() -> TypeAdapter:
-    from pydantic import TypeAdapter  # only the flows serialise plans; load workers start faster without it
-
-    return TypeAdapter(LoadPlan)
