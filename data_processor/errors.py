@@ -12,6 +12,12 @@ from __future__ import annotations
 from .text import plural
 
 
+def about(file: str, message: str) -> str:
+    """``message`` as a sentence about ``file``: led by the file's name, unless it already is (an error of a file,
+    such as :class:`InputError`, names it itself). Every failed file's error is said this way, wherever it ends."""
+    return message if message.startswith(file) else f"{file}: {message}"
+
+
 class DataProcessorError(Exception):
     """Base of every expected error: the CLI prints its message, never a traceback."""
 

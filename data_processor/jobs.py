@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from . import ledger, records
-from .errors import DatabaseDown, DataProcessorError, TransientDatabaseError
+from .errors import DatabaseDown, DataProcessorError, TransientDatabaseError, about
 from .ledger import Entry
 from .loader import load_file
 from .planning import FileScan, scan_file
@@ -93,7 +93,7 @@ def as_result(key: str, function, *args):  # noqa: ANN001, ANN201 - returns what
         return function(*args)
     except DataProcessorError as exc:
         error = str(exc)
-        return LoadResult(key, "failed", error=error if error.startswith(key) else f"{key}: {error}")
+        return LoadResult(key, "failed", error=about(key, error))
 
 
 def recorded_result(target: Target, file: FilePlan) -> LoadResult | None:

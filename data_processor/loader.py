@@ -28,7 +28,7 @@ from .ddl import target_table
 from .diff import StoredRows, applied_as, row_hashes, row_layout
 from .errors import (
     DatabaseError, DataProcessorError, FileChanged, ReconciliationError, TableLockLost, TerminalDatabaseError,
-    TooManyRejects, TransientDatabaseError,
+    TooManyRejects, TransientDatabaseError, about,
 )
 from .logs import result_fields
 from .null_markers import blankable, blanked
@@ -94,9 +94,9 @@ def _load_file(engine: sa.Engine, writer: Writer, plan: LoadPlan, file: FilePlan
         raise
     except TableLockLost as exc:  # the run holding the table now owns its ledger rows too: record nothing
         return LoadResult(file.source.key, "failed", bytes=file.source.size, seconds=time.monotonic() - started,
-                          error=f"{file.source.key}: {exc}")
+                          error=about(file.source.key, str(exc)))
     except DatabaseError as exc:
-        error = f"{file.source.key}: {exc}"
+        error = about(file.source.key, str(exc))
     except DataProcessorError as exc:
         error = str(exc)
     except READ_ERRORS as exc:  # the disk or the store, a truncated gzip, a bad zip member: as the scan says it

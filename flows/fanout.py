@@ -17,6 +17,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from data_processor import FanOut, LocalProcesses, Settings
 from data_processor.discovery import Discovery
 from data_processor.engine import parallel_writers
+from data_processor.errors import about
 from data_processor.jobs import (
     ScanJob, ScanOutcome, forget_handoffs, handed_off, heard, recorded_result, scan_job_to_json,
 )
@@ -154,4 +155,4 @@ def fan_out_for(fanout: str, settings: Settings, found: Discovery, child_deploym
 def reason(message: str | None, key: str) -> str:
     """The engine's own sentence from a failed run's or task's message, without Prefect's wrapping, naming the file."""
     text = (message or "no reason given").split(f"{FileLoadFailed.__name__}: ", 1)[-1]
-    return text if text.startswith(key) else f"{key}: {text}"
+    return about(key, text)

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict
 
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.events import emit_event
 
+from data_processor import records
 from data_processor.discovery import Problem
+from data_processor.errors import about
 from data_processor.output import ScanTally, size_text, summary_fields
 from data_processor.rejects import rejects_table_name
 from data_processor.summary import RunSummary
 from data_processor.text import plural, printable
-from data_processor.types import FilePlan, LoadResult, Reject
+from data_processor.types import FilePlan, LoadResult
 
 EVENT_COMPLETED = "data-processor.load.completed"
 EVENT_FAILED = "data-processor.load.failed"
@@ -87,24 +88,23 @@ def summary_payload(summary: RunSummary) -> dict:
     """The run as JSON: the event payload and the flow's return value (the CLI's summary fields, plus each file)."""
     return summary_fields(summary) | {
         "schema_changes": list(summary.changes),
-        "files": [asdict(r) | {"rejects_sample": [asdict(x) for x in r.rejects_sample]} for r in summary.results],
-        "problems": [asdict(p) for p in summary.problems],
+        "files": [records.to_data(r) for r in summary.results],
+        "problems": [records.to_data(p) for p in summary.problems],
         "pruned": dict(summary.pruned),
     }
 
 
 def summary_from_payload(payload: dict) -> RunSummary:
     """The :class:`RunSummary` back from :func:`summary_payload` (for the CLI's summary of a flow run)."""
-    results = [LoadResult(**(f | {"rejects_sample": tuple(Reject(**x) for x in f["rejects_sample"])}))
-               for f in payload["files"]]
-    return RunSummary(payload["table"], results, [Problem(**p) for p in payload["problems"]],
-                      payload["schema_changes"], payload["seconds"], payload.get("pruned", {}))
+    return RunSummary(payload["table"], [records.from_data(LoadResult, f) for f in payload["files"]],
+                      [records.from_data(Problem, p) for p in payload["problems"]], payload["schema_changes"],
+                      payload["seconds"], payload.get("pruned", {}))
 
 
 def failure_message(summary: RunSummary) -> str:
     """One paragraph naming each failed file and why (the run's state message, quoted by the alert)."""
     failed = summary_fields(summary)["failed"]
-    reasons = "; ".join(f["error"] if (f["error"] or "").startswith(f["file"]) else f"{f['file']}: {f['error']}"
+    reasons = "; ".join(about(f["file"], f["error"] or "no reason given")
                         for f in failed[:20]) + ("; …" if len(failed) > 20 else "")
     return printable(f"{len(failed)} of {plural(len(summary.results), 'file')} failed to load into "
                      f"{summary.table}: {reasons}")
