@@ -426,3 +426,38 @@ def test_a_gzip_truncated_between_the_plan_and_the_load_fails_its_file_in_one_li
     assert by_key["a.csv"].status == "loaded" and by_key["b.csv.gz"].status == "failed"
     assert by_key["b.csv.gz"].error.startswith("b.csv.gz: cannot read: corrupt or truncated gzip (")
     assert summary.exit_code == 1 and db.count() == 1
+
+
+MESSY_FIELDS = ["NO DATA!", '"NO DATA!"', "", '""', "x", "NO DATA!x", '"a,NO DATA!,b"', '"say ""NO DATA!"""',
+                '"line\nNO DATA!"', "12", "N/A", '"NO DATA!\r\n"', "café", '"x""y"']
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_raw_copy_with_markers_blanked_loads_what_parsing_loads(pg, tmp_path, seed):
+    """Random files (BOM or not, CRLF or LF, comma, semicolon or tab, gzip or not, markers bare, quoted, inside
+    quoted text and across lines): PostgreSQL's raw COPY, the markers made empty fields in the bytes, gives the same
+    table as parsing every row (``hash_first_load``), and the rows it copied carry no hash (it did take that path)."""
+    import gzip
+    import random
+
+    import sqlalchemy as sa
+
+    rng = random.Random(seed)
+    newline, delimiter = rng.choice(["\n", "\r\n"]), rng.choice([",", ";", "\t"])
+    fields = [f if f.startswith('"') else f.replace(",", delimiter) for f in MESSY_FIELDS]
+    rows = [delimiter.join(rng.choice(fields) for _ in range(4)) for _ in range(rng.randint(1, 40))]
+    text = ("\ufeff" if rng.random() < 0.3 else "") + delimiter.join("abcd") + newline + newline.join(rows)
+    data = (text + rng.choice(["", newline])).encode()
+    folder = tmp_path / "files"
+    write(folder / "f.csv.gz", gzip.compress(data)) if rng.random() < 0.3 else write(folder / "f.csv", data)
+    tables = {}
+    for name, hashed in (("raw", False), ("parsed", True)):
+        [result] = pg.load(folder, "*", null_values=("NO DATA!",), workers=1, hash_first_load=hashed).results
+        assert result.status == "loaded", result.error
+        tables[name] = sorted(pg.rows(f"SELECT a, b, c, d FROM {pg.q(pg.table)}"), key=repr)
+        unhashed = pg.scalar(f"SELECT COUNT(*) FROM {pg.q(pg.table)} WHERE _row_hash IS NULL")
+        assert unhashed == (len(rows) if name == "raw" else 0)
+        with pg.engine.begin() as conn:  # the next load is a first load again
+            conn.execute(sa.text(f"DROP TABLE {pg.q(pg.table)}"))
+            conn.execute(sa.text("DELETE FROM data_processor_files WHERE table_name = :t"), {"t": pg.table})
+    assert tables["raw"] == tables["parsed"]
