@@ -71,7 +71,7 @@ class Plan:
     @property
     def target(self) -> Target:
         """Where the run writes: the database, the table, the run."""
-        return Target(self.settings.dest_url, self.settings.table, self.settings.run_id)
+        return Target.of(self.settings)
 
     @property
     def pending(self) -> list[FilePlan]:

@@ -98,7 +98,7 @@ def _load_file(engine: sa.Engine, writer: Writer, plan: LoadPlan, file: FilePlan
     except DatabaseError as exc:
         error = about(file.source.key, str(exc))
     except DataProcessorError as exc:
-        error = str(exc)
+        error = about(file.source.key, str(exc))
     except READ_ERRORS as exc:  # the disk or the store, a truncated gzip, a bad zip member: as the scan says it
         error = str(read_failure(file.source.key, exc, FileChanged(file.source.key)))
     except pa.ArrowException as exc:  # a read error a reader wrapped is still the read error

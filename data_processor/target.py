@@ -9,11 +9,15 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from .db import database_errors, make_engine, masked
 from .writers import Capabilities, Writer
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 
 @lru_cache(maxsize=4)
@@ -29,6 +33,11 @@ class Target:
     dest: str = field(repr=False)
     table: str
     run_id: str = ""
+
+    @classmethod
+    def of(cls, settings: Settings) -> Target:
+        """The target a run's settings name (its run id as set: ``engine.with_run_id`` gives it one)."""
+        return cls(settings.dest_url, settings.table, settings.run_id)
 
     @property
     def engine(self) -> sa.Engine:

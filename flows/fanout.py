@@ -44,10 +44,10 @@ class PrefectThreads:
     def load(self, plan: LoadPlan, files: list[FilePlan], target: Target) -> Iterator[LoadResult]:
         if not files:
             return
-        logger = get_run_logger()
-        with writer_slots(self.db_limit, min(self.threads, len(files)), logger, fewer_ok=True) as threads, \
+        logger, wanted = get_run_logger(), min(self.threads, len(files))
+        with writer_slots(self.db_limit, wanted, logger, fewer_ok=True) as threads, \
                 ThreadPoolTaskRunner(max_workers=threads) as runner:
-            if threads < min(self.threads, len(files)):
+            if threads < wanted:
                 logger.info("loading with %s: the writers' limit %s has no more free", plural(threads, "thread"),
                             self.db_limit)
             futures = {runner.submit(load_file_task, {"key": f.source.key, "plan": plan, "target": target,
@@ -145,8 +145,7 @@ def fan_out_for(fanout: str, settings: Settings, found: Discovery, child_deploym
                 pass_dest: bool, limits: ChildLimits) -> Iterator[FanOut]:
     """The fan-out the ``fanout`` parameter names, ready for the run (a local pool started, its imports under way)."""
     if fanout == "kubernetes":
-        yield KubernetesPods(child_deployment, Target(settings.dest_url, settings.table, settings.run_id), db_limit,
-                             pass_dest, limits)
+        yield KubernetesPods(child_deployment, Target.of(settings), db_limit, pass_dest, limits)
         return
     with LocalProcesses(settings.worker_count, found.files) as processes:
         yield PrefectThreads(parallel_writers(settings.dest_url, settings.worker_count), db_limit, processes)
