@@ -43,7 +43,7 @@ run: $(BIN)/data-processor $(RUN_SRC) ## Run the Prefect flow on the EPC-like sa
 	$(BIN)/data-processor status --dest $(DEST) --table certificates
 
 test: $(BIN)/data-processor ## Run the tests (real PostgreSQL, MariaDB, SQLite and Prefect server; offline Helm/k8s checks)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --require-servers
 
 test-fast: $(BIN)/data-processor ## Run the unit tests only: no database, no Prefect server (seconds)
 	$(BIN)/python -m pytest -q tests/unit

@@ -69,6 +69,7 @@ def prepare(settings: Settings, apply_ddl: bool = False):  # noqa: ANN201 - a na
         apply(the_plan)
     return SimpleNamespace(plan=the_plan.load_plan)
 from data_processor.sources import discover_source, open_source  # noqa: E402
+from data_processor.target import Target  # noqa: E402
 from data_processor.types import SourceFile  # noqa: E402
 
 DEFAULT_DEST = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -80,6 +81,7 @@ class Server:
     """The database's WAL position and CPU time, to take differences of."""
 
     def __init__(self, dest: str) -> None:
+        self.dest = dest
         self.engine = sa.create_engine(dest)
         self.url = self.engine.url
         with self.engine.connect() as conn:
@@ -112,7 +114,7 @@ class Server:
     def drop(self, table: str) -> None:
         self.sql(f'DROP TABLE IF EXISTS "{table}", "{rejects_table_name(table)}"')
         if sa.inspect(self.engine).has_table(ledger.files.name):
-            ledger.forget(self.engine, table)
+            ledger.forget(Target(self.dest, table))
 
 
 def _stat(pid: int) -> list[str] | None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
 
 import sqlalchemy as sa
 
@@ -95,6 +97,22 @@ def database_errors(engine: sa.Engine) -> Iterator[None]:
         yield
     except writer.DRIVER_ERRORS as exc:
         raise database_error(exc, engine, writer) from None
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def raises_database_errors(function: Callable[P, R]) -> Callable[P, R]:
+    """``function`` with its driver errors translated by :func:`database_errors` (as dlt's ``@raise_database_error``
+    on its SQL client's methods): for functions whose first argument is an engine, or has one (a ``Target``)."""
+
+    @functools.wraps(function)
+    def translating(*args: P.args, **kwargs: P.kwargs) -> R:
+        with database_errors(getattr(args[0], "engine", args[0])):
+            return function(*args, **kwargs)
+
+    return translating
 
 
 def database_error(exc: BaseException, engine: sa.Engine, writer: Writer) -> DatabaseError:

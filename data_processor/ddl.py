@@ -12,10 +12,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from . import ledger
-from .db import database_errors
+from .db import raises_database_errors
 from .errors import DatabaseError
 from .rejects import rejects_table, storable
 from .text import plural
+from .target import Target
 from .types import FILE_ID_COLUMN, ROW_HASH_COLUMN, ColumnPlan, LoadPlan
 from .writers import Writer
 
@@ -49,22 +50,24 @@ def _add_row_hashes(conn: sa.Connection, operations, table: str) -> list[str]:  
             "ones diffed)"]
 
 
-def existing_columns(engine: sa.Engine, table: str) -> dict[str, ColumnPlan] | None:
-    """The columns of an existing table as logical types, or None when there is no such table."""
-    inspector = sa.inspect(engine)
-    if not inspector.has_table(table):
+@raises_database_errors
+def existing_columns(target: Target) -> dict[str, ColumnPlan] | None:
+    """The columns of the target's table as logical types, or None when there is no such table."""
+    inspector = sa.inspect(target.engine)
+    if not inspector.has_table(target.table):
         return None
     found = {}
-    for column in inspector.get_columns(table):
+    for column in inspector.get_columns(target.table):
         if column["name"] not in LINEAGE_COLUMNS:
             found[column["name"]] = _logical(column["name"], column["type"])
     return found
 
 
-def is_empty(engine: sa.Engine, table: str) -> bool:
-    """True when the table has no row (one index or heap probe, not a count)."""
-    with engine.connect() as conn:
-        return conn.execute(sa.select(sa.literal(1)).select_from(sa.table(table)).limit(1)).first() is None
+@raises_database_errors
+def is_empty(target: Target) -> bool:
+    """True when the target's table has no row (one index or heap probe, not a count)."""
+    with target.engine.connect() as conn:
+        return conn.execute(sa.select(sa.literal(1)).select_from(sa.table(target.table)).limit(1)).first() is None
 
 
 def _logical(name: str, sql_type: sa.types.TypeEngine) -> ColumnPlan:
@@ -83,24 +86,22 @@ def _logical(name: str, sql_type: sa.types.TypeEngine) -> ColumnPlan:
     return ColumnPlan(name, name, "text")
 
 
-def apply(
-    engine: sa.Engine, plan: LoadPlan, writer: Writer, existing: dict[str, ColumnPlan] | None, first_file: str
-) -> list[str]:
+def apply(target: Target, plan: LoadPlan, existing: dict[str, ColumnPlan] | None, first_file: str) -> list[str]:
     """Make the database match the plan; returns one line per change, for the summary. A change the database
     refuses (PostgreSQL's 1,600-column limit, a name it rejects) is one :class:`DatabaseError` naming the table."""
     try:
-        return _apply(engine, plan, writer, existing, first_file)
+        return _apply(target, plan, existing, first_file)
     except DatabaseError as exc:
         raise type(exc)(f"cannot create or change table {plan.table!r}: {exc.reason}", exc.database) from None
 
 
-def _apply(
-    engine: sa.Engine, plan: LoadPlan, writer: Writer, existing: dict[str, ColumnPlan] | None, first_file: str
-) -> list[str]:
+@raises_database_errors
+def _apply(target: Target, plan: LoadPlan, existing: dict[str, ColumnPlan] | None, first_file: str) -> list[str]:
     metadata = sa.MetaData()
+    writer = target.writer
     table = target_table(plan, writer, metadata)
     changes: list[str] = []
-    with database_errors(engine), engine.begin() as conn:
+    with target.engine.begin() as conn:
         if existing is None:
             table.create(conn)
             changes.append(f"created table {plan.table} with {plural(len(plan.columns), 'column')}")

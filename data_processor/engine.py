@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from . import ddl, infer, ledger, rejects
-from .db import check_connection, database_errors
+from .db import check_connection
 from .diff import applied_as, row_layout
 from .discovery import Discovery, Problem
 from .errors import NoFilesMatched, TableLocked
@@ -31,6 +31,7 @@ from .jobs import ScanJob
 from .target import Target, engine_for
 from .ledger import Entry
 from .loader import remove_file
+from .notes import plan_notes
 from .planning import FileScan, build_plan, check_table_name, check_width, listed_unchanged, read_schema_file, scan_file
 from .sources import discover_source, display
 from .summary import Progress, RunSummary, quiet
@@ -44,28 +45,31 @@ if TYPE_CHECKING:  # load workers import this package; pydantic would cost each 
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
-    """Everything decided before the first row is written; :func:`apply` and :func:`load` act on it."""
+    """Everything decided before the first row is written. Never changed: :func:`apply` returns the plan it
+    applied (with what it changed) and :func:`load` a summary."""
 
     settings: Settings
     discovery: Discovery
     load_plan: LoadPlan
-    scans: list[FileScan]
-    failures: list[LoadResult]
+    scans: tuple[FileScan, ...]
+    failures: tuple[LoadResult, ...]
     """Files that could not even be scanned (unreadable, not CSV): they count as failed."""
-    existing: dict[str, ColumnPlan] | None
+    existing: Mapping[str, ColumnPlan] | None
     """The table's columns before this run, or None when it does not exist yet."""
-    known: dict[str, Entry]
+    known: Mapping[str, Entry]
     """What the ledger held for the table before this run, by file key."""
     table_reset: bool = False
     """The table was dropped or emptied although the ledger lists loaded files: they all load again."""
-    gone: list[str] = field(default_factory=list)
+    gone: tuple[str, ...] = ()
     """Files loaded earlier that the glob no longer matches."""
     started: float = field(default_factory=time.monotonic)
-    changes: list[str] = field(default_factory=list)
-    """What :func:`apply` (and a widening during :func:`load`) changed in the table."""
-    pruned: dict[str, int] | None = None
+    applied: bool = False
+    """:func:`apply` has readied the database for this plan (it returns the plan so marked)."""
+    changes: tuple[str, ...] = ()
+    """What :func:`apply` changed in the table."""
+    pruned: Mapping[str, int] | None = None
     """Rows deleted per file no longer matched, once :func:`apply` pruned them."""
 
     @property
@@ -83,6 +87,11 @@ class Plan:
     def unchanged(self) -> list[FilePlan]:
         return [s.plan for s in self.scans if s.plan.state == "unchanged"]
 
+    @property
+    def held_gone(self) -> list[str]:
+        """The files no longer matched whose rows the table holds (a load of them committed)."""
+        return [key for key in self.gone if self.known[key].sha256]
+
     def applied_as(self, file: FilePlan) -> str:
         """How a pending file's rows will go in: ``new``, ``diff`` (only the rows that differ are written) or
         ``replace`` and why; empty for a file not loaded. The load decides again against the ledger row it locks,
@@ -97,35 +106,8 @@ class Plan:
 
     @property
     def problems(self) -> list[Problem]:
-        """What discovery found wrong, then notes on the ledger: a reset table, files no longer matched."""
-        notes = list(self.discovery.problems)
-        table = self.settings.table
-        if self.table_reset:
-            notes.append(Problem(table, f"the table is {'missing' if self.existing is None else 'empty'} but the "
-                                 "ledger lists loaded files: loading them again", False))
-        held = [key for key in self.gone if self.known[key].sha256]  # a load of it committed: rows are there
-        if held and not self.settings.prune:
-            notes.append(Problem(table, f"{plural(len(held), 'file')} loaded earlier "
-                                 f"{'is' if len(held) == 1 else 'are'} not matched now (deleted, moved, or "
-                                 f"outside --glob), e.g. {held[0]}: their rows stay in the table; --prune "
-                                 "deletes them", False))
-        elif held:
-            for key in held:
-                done = self.pruned is not None and key in self.pruned
-                notes.append(Problem(key, f"no longer matched: pruned, its {plural(self.pruned[key], 'row')} deleted"
-                                     if done else "no longer matched: --prune would delete its rows", False))
-        for scan in self.scans:
-            if scan.short and scan.plan.state != "unchanged":
-                rows = f"{plural(scan.short, 'row has', 'rows have')} fewer fields than the header"
-                notes.append(Problem(scan.plan.source.key, f"{rows}: loaded, the missing fields NULL (--null-padding)"
-                                     if self.settings.null_padding else f"{rows}: rejected; --null-padding would "
-                                     "load them, the missing fields NULL", False))
-        for key in self.gone:
-            if key not in held:
-                forgotten = self.pruned is not None and key in self.pruned
-                notes.append(Problem(key, "failed earlier, never loaded, and no longer matched: nothing of it is in "
-                                     f"the table{'; forgotten' if forgotten else ''}", False))
-        return notes
+        """What discovery found wrong, then notes on the ledger and the rows (``notes.plan_notes``)."""
+        return [*self.discovery.problems, *plan_notes(self)]
 
 
 def discover(settings: Settings) -> Discovery:
@@ -140,14 +122,13 @@ def plan(settings: Settings, fan_out: FanOut | None = None, progress: Progress =
          discovery: Discovery | None = None) -> Plan:
     """Discover the files, scan the new and changed ones through ``fan_out`` and plan one schema. Writes nothing."""
     found = discovery or discover(settings)
-    engine, writer = engine_for(settings.dest_url)
-    check_table_name(settings.table, writer.CAPABILITIES)
-    check_connection(engine, writer)
-    with database_errors(engine):
-        known = ledger.entries(engine, settings.table)
-        existing = ddl.existing_columns(engine, settings.table)
-        holds_rows = any(e.status == "loaded" and (e.rows_loaded is None or e.rows_loaded > 0) for e in known.values())
-        table_reset = holds_rows and (existing is None or ddl.is_empty(engine, settings.table))
+    target = Target.of(settings)
+    check_table_name(settings.table, target.capabilities)
+    check_connection(target.engine, target.writer)
+    known = ledger.entries(target)
+    existing = ddl.existing_columns(target)
+    holds_rows = any(e.status == "loaded" and (e.rows_loaded is None or e.rows_loaded > 0) for e in known.values())
+    table_reset = holds_rows and (existing is None or ddl.is_empty(target))
     if table_reset:
         known = {}
     present = {f.key for f in found.files} | {p.key for p in found.problems}  # unreadable is not gone
@@ -163,7 +144,7 @@ def plan(settings: Settings, fan_out: FanOut | None = None, progress: Progress =
             progress("scanned", scans[-1])
         else:
             jobs.append(ScanJob(settings.table, source, settings.null_values, entry, table_columns,
-                                writer.CAPABILITIES.max_columns, settings.null_padding))
+                                target.capabilities.max_columns, settings.null_padding))
     for outcome in (fan_out or InProcess()).scan(jobs):
         (scans if isinstance(outcome, FileScan) else failures).append(outcome)
         progress("scanned", outcome)
@@ -171,38 +152,40 @@ def plan(settings: Settings, fan_out: FanOut | None = None, progress: Progress =
     to_load = [s for s in scans if s.plan.state != "unchanged"]
     load_plan = build_plan(settings.table, scans if to_load else [], existing, overrides, settings.null_values,
                            settings.max_bad_rows, settings.hash_first_load, settings.null_padding)
-    check_width(load_plan, writer.CAPABILITIES)
+    check_width(load_plan, target.capabilities)
     progress("planned", load_plan)
-    return Plan(settings, found, load_plan, scans, failures, existing, known, table_reset,
-                sorted(set(known) - present))
+    return Plan(settings, found, load_plan, tuple(scans), tuple(failures), existing, known, table_reset,
+                tuple(sorted(set(known) - present)))
 
 
-def apply(the_plan: Plan) -> list[str]:
+def apply(the_plan: Plan) -> Plan:
     """Ready the database for ``the_plan``: forget a dropped table's ledger, prune (if asked), create or widen the
-    table. Returns the schema changes made (also kept in ``the_plan.changes``)."""
-    settings = the_plan.settings
-    engine, writer = engine_for(settings.dest_url)
-    with database_errors(engine):
-        if the_plan.table_reset:
-            ledger.forget(engine, settings.table)
-            rejects.clear(engine, settings.table)
-        if settings.prune and the_plan.gone:
-            the_plan.pruned = {key: remove_file(engine, settings.table, the_plan.known[key].id)
-                               for key in the_plan.gone}
-        pending = sorted(f.source.key for f in the_plan.pending)
-        if pending:
-            ledger.ensure_tables(engine)
-            the_plan.changes += ddl.apply(engine, the_plan.load_plan, writer, the_plan.existing, pending[0])
-    return the_plan.changes
+    table. Returns the plan as applied: what it changed in ``changes``, the rows it pruned in ``pruned``."""
+    target = the_plan.target
+    if the_plan.table_reset:
+        ledger.forget(target)
+        rejects.clear(target)
+    pruned = None
+    if the_plan.settings.prune and the_plan.gone:
+        pruned = {key: remove_file(target, the_plan.known[key].id) for key in the_plan.gone}
+    changes: list[str] = []
+    pending = sorted(f.source.key for f in the_plan.pending)
+    if pending:
+        ledger.ensure_tables(target.engine)
+        changes = ddl.apply(target, the_plan.load_plan, the_plan.existing, pending[0])
+    return replace(the_plan, applied=True, changes=tuple(changes), pruned=pruned)
 
 
 def load(the_plan: Plan, fan_out: FanOut | None = None, progress: Progress = quiet) -> RunSummary:
-    """Load every pending file of an applied plan; unchanged files are skipped. A bad file is reported, not raised.
+    """Load every pending file of the plan :func:`apply` returned; unchanged files are skipped. A bad file is
+    reported, not raised.
 
     Files that come back "misfit" (a value outgrew its planned type; nothing of them was committed) are loaded
     again after one widening of the table; a file that misfits twice (it changed meanwhile) fails.
     """
-    settings, fan_out = the_plan.settings, fan_out or InProcess()
+    if not the_plan.applied:
+        raise ValueError("load() takes the plan apply() returned: the database is not ready for this one")
+    fan_out = fan_out or InProcess()
     results = list(the_plan.failures)
     results += [LoadResult(f.source.key, "skipped", bytes=f.source.size) for f in the_plan.unchanged]
     for result in results:
@@ -214,32 +197,31 @@ def load(the_plan: Plan, fan_out: FanOut | None = None, progress: Progress = qui
             continue
         results.append(result)
         progress("loaded", result)
+    changes = list(the_plan.changes)
     if misfits:
-        results += _widen_and_reload(the_plan, misfits, fan_out, progress)
+        reloaded, widening = _widen_and_reload(the_plan, misfits, fan_out, progress)
+        results += reloaded
+        changes += widening
     results.sort(key=lambda r: r.key)
-    return RunSummary(settings.table, results, the_plan.problems, the_plan.changes,
+    return RunSummary(the_plan.settings.table, results, the_plan.problems, changes,
                       time.monotonic() - the_plan.started, dict(the_plan.pruned or {}))
 
 
 def _widen_and_reload(the_plan: Plan, misfits: list[LoadResult], fan_out: FanOut,
-                      progress: Progress) -> list[LoadResult]:
-    """Widen the table once for every misfit, then load those files again."""
-    settings = the_plan.settings
-    engine, writer = engine_for(settings.dest_url)
+                      progress: Progress) -> tuple[list[LoadResult], list[str]]:
+    """Widen the table once for every misfit, then load those files again: their results, and the changes made."""
+    target = the_plan.target
     wider = widened(the_plan.load_plan, misfits)
-    with database_errors(engine):
-        current = ddl.existing_columns(engine, settings.table)
-        the_plan.changes += ddl.apply(engine, wider, writer, current, min(r.key for r in misfits))
-    the_plan.load_plan = wider
+    changes = ddl.apply(target, wider, ddl.existing_columns(target), min(r.key for r in misfits))
     again = [f for f in the_plan.pending if f.source.key in {r.key for r in misfits}]
     results = []
-    for result in fan_out.load(wider, again, the_plan.target):
+    for result in fan_out.load(wider, again, target):
         if result.status == "misfit":
             result = LoadResult(result.key, "failed", bytes=result.bytes, error=f"{result.key}: its values "
                                 "outgrew the table's types again after widening (did it change during the run?)")
         results.append(result)
         progress("loaded", result)
-    return results
+    return results, changes
 
 
 def widened(load_plan: LoadPlan, misfits: list[LoadResult]) -> LoadPlan:
@@ -259,18 +241,19 @@ def locked(settings: Settings) -> Iterator[None]:
     recorded as the table's holder, so its files notice if the lock dies with its connection and another run
     takes the table (:class:`TableLockLost`); releasing a lock whose connection died is not an error.
     """
-    engine, writer = engine_for(settings.dest_url)
+    target = Target.of(settings)
+    engine, writer = target.engine, target.writer
     check_table_name(settings.table, writer.CAPABILITIES)
     check_connection(engine, writer)
     ledger.ensure_tables(engine)
-    with database_errors(engine), ExitStack() as held:
+    with target.errors(), ExitStack() as held:
         try:
             held.enter_context(writer.table_lock(engine, settings.table, 0))
         except TableLocked:  # say so at once: an unattended wait of minutes must not look like a hang
             log.warning("another data-processor run is loading table %s: waiting up to %s for it to finish",
                         settings.table, plural(round(settings.lock_timeout), "second"))
             held.enter_context(writer.table_lock(engine, settings.table, settings.lock_timeout))
-        ledger.take_over(engine, settings.table, settings.run_id)
+        ledger.take_over(target)
         yield
 
 
@@ -289,11 +272,9 @@ def run(settings: Settings, progress: Progress = quiet) -> RunSummary:
     """Plan, apply and load under the table's lock, on local worker processes: the CLI's ``load``."""
     settings = with_run_id(settings)
     found = discover(settings)
-    engine, _ = engine_for(settings.dest_url)
     with LocalProcesses(settings.worker_count, found.files) as fan_out, locked(settings), \
-            database_errors(engine):
-        the_plan = plan(settings, fan_out, progress, found)
-        apply(the_plan)
+            Target.of(settings).errors():
+        the_plan = apply(plan(settings, fan_out, progress, found))
         return load(the_plan, fan_out, progress)
 
 

@@ -66,13 +66,12 @@ def load_one(target: Target, plan: LoadPlan, file: FilePlan, pauses: tuple[float
     policy, :func:`retry_delays`; each attempt is atomic, so a retry never duplicates rows). After the last,
     :class:`TransientDatabaseError` propagates; once the database has failed for longer than the whole policy,
     :class:`DatabaseDown` does, at the first failure, with no more waiting."""
-    engine, writer = target.engine, target.writer
     pauses = retry_delays() if pauses is None else pauses
     for attempt, pause in enumerate((*pauses, None), start=1):
         try:
-            result = load_file(engine, writer, plan, file, target.run_id)
+            result = load_file(target, plan, file)
         except TransientDatabaseError as exc:
-            engine.dispose()  # the pool's connections may all be dead (a database restart)
+            target.engine.dispose()  # the pool's connections may all be dead (a database restart)
             outage.failed()
             if pause is None or outage.is_down():
                 log.warning("%s: %s (after %d attempts)", file.source.key, exc, attempt,
@@ -99,7 +98,7 @@ def as_result(key: str, function, *args):  # noqa: ANN001, ANN201 - returns what
 def recorded_result(target: Target, file: FilePlan) -> LoadResult | None:
     """How the ledger says ``file`` ended: loaded with exactly the planned content, or failed in the target's run;
     None if the ledger does not know (the load never reached the database)."""
-    row = ledger.recorded(target.engine, target.table, file.source.key)
+    row = ledger.recorded(target, file.source.key)
     if row is None:
         return None
     if row.status == "loaded" and row.sha256 == file.sha256:
@@ -125,12 +124,12 @@ def hand_off(target: Target, outcome: ScanOutcome) -> None:
     kind = "scan" if isinstance(outcome, FileScan) else "result"
     text = records.to_text(outcome)
     key = outcome.plan.source.key if isinstance(outcome, FileScan) else outcome.key
-    ledger.hand_off(target.engine, target.table, target.run_id, key, kind, text)
+    ledger.hand_off(target, key, kind, text)
 
 
 def handed_off(target: Target, key: str) -> ScanOutcome | None:
     """What the job for ``key`` handed back to the target's run, or None if nothing (it crashed first)."""
-    found = ledger.handed_off(target.engine, target.table, target.run_id, key)
+    found = ledger.handed_off(target, key)
     if found is None:
         return None
     kind, text = found
@@ -139,7 +138,7 @@ def handed_off(target: Target, key: str) -> ScanOutcome | None:
 
 def forget_handoffs(target: Target) -> None:
     """The run has read what its jobs handed back."""
-    ledger.forget_handoffs(target.engine, target.table, target.run_id)
+    ledger.forget_handoffs(target)
 
 
 @contextmanager
@@ -158,7 +157,7 @@ def heartbeat(target: Target, job: str, every: float) -> Iterator[None]:
     def beating() -> None:
         while True:
             try:
-                ledger.beat(target.engine, target.table, target.run_id, job)
+                ledger.beat(target, job)
             except DataProcessorError as exc:
                 log.warning("heartbeat of %s not recorded: %s", job, exc)
             if stop.wait(every):
@@ -175,4 +174,4 @@ def heartbeat(target: Target, job: str, every: float) -> Iterator[None]:
 
 def heard(target: Target) -> dict[str, int]:
     """How many heartbeats each job started by the target's run has sent so far (by the job's name)."""
-    return ledger.heard(target.engine, target.table, target.run_id)
+    return ledger.heard(target)

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from .db import database_errors
+from .db import database_errors, raises_database_errors
 from .errors import DatabaseError, TableLockLost
+from .target import Target
 from .types import FilePlan, LoadResult
 from .writers import ROW_ID_TYPE, writer_for
 
@@ -125,6 +126,7 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
+@raises_database_errors
 def ensure_tables(engine: sa.Engine) -> None:
     """Create the ledger tables if they are missing.
 
@@ -172,60 +174,64 @@ def _readable(engine: sa.Engine) -> list[sa.ColumnElement]:
     return [c if c.name not in _LATER_COLUMNS or c.name in present else sa.null().label(c.name) for c in files.c]
 
 
+@raises_database_errors
 def _all_exist(engine: sa.Engine) -> bool:
-    with database_errors(engine):
-        return set(metadata.tables) <= set(sa.inspect(engine).get_table_names())
+    return set(metadata.tables) <= set(sa.inspect(engine).get_table_names())
 
 
-def take_over(engine: sa.Engine, table: str, run_id: str) -> None:
-    """Just after taking the table's lock: record this run as its holder. Waits for the in-flight files of a run
-    that lost the lock (they hold the row ``FOR SHARE``); their successors then see they lost it."""
-    with database_errors(engine), engine.begin() as conn:
-        values = {"run_id": run_id, "locked_at": now()}
-        if not conn.execute(sa.update(runs).where(runs.c.table_name == table).values(**values)).rowcount:
-            conn.execute(sa.insert(runs).values(table_name=table, **values))
+@raises_database_errors
+def take_over(target: Target) -> None:
+    """Just after taking the table's lock: record the target's run as its holder. Waits for the in-flight files of
+    a run that lost the lock (they hold the row ``FOR SHARE``); their successors then see they lost it."""
+    with target.engine.begin() as conn:
+        values = {"run_id": target.run_id, "locked_at": now()}
+        if not conn.execute(sa.update(runs).where(runs.c.table_name == target.table).values(**values)).rowcount:
+            conn.execute(sa.insert(runs).values(table_name=target.table, **values))
 
 
-def hold(conn: sa.Connection, table: str, run_id: str) -> None:
-    """Inside a file's transaction, before it writes: keep the table's holder row (shared with this run's other
+def hold(conn: sa.Connection, target: Target) -> None:
+    """Inside a file's transaction, before it writes: keep the table's holder row (shared with the run's other
     files) and fail with :class:`TableLockLost` if another run took the table. A load outside a run (no run id)
     checks nothing."""
-    if not run_id:
+    if not target.run_id:
         return
     holder = conn.execute(
-        sa.select(runs.c.run_id).where(runs.c.table_name == table).with_for_update(read=True)
+        sa.select(runs.c.run_id).where(runs.c.table_name == target.table).with_for_update(read=True)
     ).scalar()
-    if holder and holder != run_id:
-        raise TableLockLost(table)
+    if holder and holder != target.run_id:
+        raise TableLockLost(target.table)
 
 
-def entries(engine: sa.Engine, table: str) -> dict[str, Entry]:
-    """What the ledger knows of every file of ``table``, by key (empty before the first run)."""
+@raises_database_errors
+def entries(target: Target) -> dict[str, Entry]:
+    """What the ledger knows of every file of the target's table, by key (empty before the first run)."""
+    engine = target.engine
     if not sa.inspect(engine).has_table(files.name):
         return {}
     readable = {c.name: c for c in _readable(engine)}
     query = sa.select(*(readable[name] for name in (
         "file_key", "id", "status", "size", "sha256", "rows_loaded", "etag", "row_layout"))
-    ).where(files.c.table_name == table)
+    ).where(files.c.table_name == target.table)
     with engine.connect() as conn:
         return {row.file_key: Entry(row.id, row.status, row.size, row.sha256, row.rows_loaded, row.etag,
                                     row.row_layout)
                 for row in conn.execute(query)}
 
 
-def register(engine: sa.Engine, table: str, key: str) -> int:
+@raises_database_errors
+def register(target: Target, key: str) -> int:
     """The file's ledger id, creating its row (status ``new``) if this is its first load."""
-    where = (files.c.table_name == table) & (files.c.file_key == key)
+    where = (files.c.table_name == target.table) & (files.c.file_key == key)
     for _ in range(2):
         try:
-            with engine.begin() as conn:
+            with target.engine.begin() as conn:
                 found = conn.execute(sa.select(files.c.id).where(where)).scalar()
                 if found is not None:
                     conn.execute(sa.update(files).where(files.c.id == found).values(attempted_at=now()))
                     return int(found)
                 return int(
                     conn.execute(
-                        sa.insert(files).values(table_name=table, file_key=key, status="new", attempted_at=now())
+                        sa.insert(files).values(table_name=target.table, file_key=key, status="new", attempted_at=now())
                     ).inserted_primary_key[0]
                 )
         except sa.exc.IntegrityError:
@@ -233,11 +239,12 @@ def register(engine: sa.Engine, table: str, key: str) -> int:
     raise AssertionError(f"cannot register {key} in the ledger")
 
 
-def forget(engine: sa.Engine, table: str) -> None:
-    """Drop what the ledger remembers of ``table`` (the table itself was dropped or emptied)."""
-    with engine.begin() as conn:
-        conn.execute(sa.delete(files).where(files.c.table_name == table))
-        conn.execute(sa.delete(columns).where(columns.c.table_name == table))
+@raises_database_errors
+def forget(target: Target) -> None:
+    """Drop what the ledger remembers of the target's table (the table itself was dropped or emptied)."""
+    with target.engine.begin() as conn:
+        conn.execute(sa.delete(files).where(files.c.table_name == target.table))
+        conn.execute(sa.delete(columns).where(columns.c.table_name == target.table))
 
 
 def remove(conn: sa.Connection, file_id: int) -> None:
@@ -258,7 +265,7 @@ def claim(conn: sa.Connection, file_id: int, file: FilePlan) -> Claim:
     return Claim(unchanged, (row.rows_loaded or 0) if holds else 0, row.row_layout if holds else None)
 
 
-def record_loaded(conn: sa.Connection, file_id: int, file: FilePlan, result: LoadResult, run_id: str,
+def record_loaded(conn: sa.Connection, target: Target, file_id: int, file: FilePlan, result: LoadResult,
                   row_layout: str | None = None) -> None:
     """Inside the file's transaction: the ledger now describes exactly the rows just written (``row_layout``: the
     layout of their hashes, None when they carry none)."""
@@ -278,7 +285,7 @@ def record_loaded(conn: sa.Connection, file_id: int, file: FilePlan, result: Loa
             seconds=round(result.seconds, 3),
             loaded_at=now(),
             error=None,
-            run_id=run_id,
+            run_id=target.run_id,
             applied=result.applied,
             rows_inserted=result.rows_inserted,
             rows_deleted=result.rows_deleted,
@@ -288,19 +295,25 @@ def record_loaded(conn: sa.Connection, file_id: int, file: FilePlan, result: Loa
     )
 
 
-def record_failed(engine: sa.Engine, file_id: int, error: str, run_id: str) -> None:
-    """Mark the file failed; the counts and hash of what the table still holds (if anything) stay."""
-    with engine.begin() as conn:
-        conn.execute(sa.update(files).where(files.c.id == file_id).values(status="failed", error=error, run_id=run_id))
+@raises_database_errors
+def record_failed(target: Target, file_id: int, error: str) -> None:
+    """Mark the file failed in the target's run; the counts and hash of what the table still holds (if anything)
+    stay."""
+    with target.engine.begin() as conn:
+        conn.execute(sa.update(files).where(files.c.id == file_id)
+                     .values(status="failed", error=error, run_id=target.run_id))
 
 
-def recorded(engine: sa.Engine, table: str, key: str) -> sa.Row | None:
+@raises_database_errors
+def recorded(target: Target, key: str) -> sa.Row | None:
     """The file's ledger row: how a load that ran elsewhere (another pod) ended."""
-    query = sa.select(*_readable(engine)).where((files.c.table_name == table) & (files.c.file_key == key))
-    with engine.connect() as conn:
+    query = sa.select(*_readable(target.engine)).where((files.c.table_name == target.table) &
+                                                      (files.c.file_key == key))
+    with target.engine.connect() as conn:
         return conn.execute(query).first()
 
 
+@raises_database_errors
 def status_rows(engine: sa.Engine, table: str | None) -> list[sa.Row]:
     if not sa.inspect(engine).has_table(files.name):
         return []
@@ -311,40 +324,50 @@ def status_rows(engine: sa.Engine, table: str | None) -> list[sa.Row]:
         return list(conn.execute(query))
 
 
-def hand_off(engine: sa.Engine, table: str, run_id: str, key: str, kind: str, outcome: str) -> None:
-    """Record (or, for a retried pod, replace) what one file's job hands back to run ``run_id``."""
-    where = (handoffs.c.table_name == table) & (handoffs.c.run_id == run_id) & (handoffs.c.file_key == key)
-    with database_errors(engine), engine.begin() as conn:
+def _of_run(table: sa.Table, target: Target) -> sa.ColumnElement[bool]:
+    return (table.c.table_name == target.table) & (table.c.run_id == target.run_id)
+
+
+@raises_database_errors
+def hand_off(target: Target, key: str, kind: str, outcome: str) -> None:
+    """Record (or, for a retried pod, replace) what one file's job hands back to the target's run."""
+    where = _of_run(handoffs, target) & (handoffs.c.file_key == key)
+    with target.engine.begin() as conn:
         conn.execute(sa.delete(handoffs).where(where))
-        conn.execute(sa.insert(handoffs).values(table_name=table, run_id=run_id, file_key=key, kind=kind,
-                                                outcome=outcome, handed_at=now()))
+        conn.execute(sa.insert(handoffs).values(table_name=target.table, run_id=target.run_id, file_key=key,
+                                                kind=kind, outcome=outcome, handed_at=now()))
 
 
-def handed_off(engine: sa.Engine, table: str, run_id: str, key: str) -> tuple[str, str] | None:
-    """``(kind, outcome)`` of what the file's job handed back to run ``run_id``, or None."""
-    where = (handoffs.c.table_name == table) & (handoffs.c.run_id == run_id) & (handoffs.c.file_key == key)
-    with database_errors(engine), engine.connect() as conn:
+@raises_database_errors
+def handed_off(target: Target, key: str) -> tuple[str, str] | None:
+    """``(kind, outcome)`` of what the file's job handed back to the target's run, or None."""
+    where = _of_run(handoffs, target) & (handoffs.c.file_key == key)
+    with target.engine.connect() as conn:
         row = conn.execute(sa.select(handoffs.c.kind, handoffs.c.outcome).where(where)).first()
     return (row.kind, row.outcome) if row else None
 
 
-def forget_handoffs(engine: sa.Engine, table: str, run_id: str) -> None:
-    """Run ``run_id`` has read what its pods handed back and heard their last heartbeats: delete both."""
-    with database_errors(engine), engine.begin() as conn:
-        conn.execute(sa.delete(handoffs).where((handoffs.c.table_name == table) & (handoffs.c.run_id == run_id)))
-        conn.execute(sa.delete(beats).where((beats.c.table_name == table) & (beats.c.run_id == run_id)))
+@raises_database_errors
+def forget_handoffs(target: Target) -> None:
+    """The target's run has read what its pods handed back and heard their last heartbeats: delete both."""
+    with target.engine.begin() as conn:
+        conn.execute(sa.delete(handoffs).where(_of_run(handoffs, target)))
+        conn.execute(sa.delete(beats).where(_of_run(beats, target)))
 
 
-def beat(engine: sa.Engine, table: str, run_id: str, job: str) -> None:
-    """One heartbeat of ``job`` (working for run ``run_id``): its count goes up by one."""
-    where = (beats.c.table_name == table) & (beats.c.run_id == run_id) & (beats.c.job == job)
-    with database_errors(engine), engine.begin() as conn:
+@raises_database_errors
+def beat(target: Target, job: str) -> None:
+    """One heartbeat of ``job`` (working for the target's run): its count goes up by one."""
+    where = _of_run(beats, target) & (beats.c.job == job)
+    with target.engine.begin() as conn:
         if not conn.execute(sa.update(beats).where(where).values(beats=beats.c.beats + 1, beat_at=now())).rowcount:
-            conn.execute(sa.insert(beats).values(table_name=table, run_id=run_id, job=job, beats=1, beat_at=now()))
+            conn.execute(sa.insert(beats).values(table_name=target.table, run_id=target.run_id, job=job, beats=1,
+                                                 beat_at=now()))
 
 
-def heard(engine: sa.Engine, table: str, run_id: str) -> dict[str, int]:
-    """How many heartbeats each job of run ``run_id`` has sent so far."""
-    query = sa.select(beats.c.job, beats.c.beats).where((beats.c.table_name == table) & (beats.c.run_id == run_id))
-    with database_errors(engine), engine.connect() as conn:
+@raises_database_errors
+def heard(target: Target) -> dict[str, int]:
+    """How many heartbeats each job of the target's run has sent so far."""
+    query = sa.select(beats.c.job, beats.c.beats).where(_of_run(beats, target))
+    with target.engine.connect() as conn:
         return {row.job: row.beats for row in conn.execute(query)}

@@ -23,7 +23,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from . import ledger
-from .db import database_errors
+from .db import raises_database_errors
 from .ddl import target_table
 from .diff import StoredRows, applied_as, row_hashes, row_layout
 from .errors import (
@@ -37,6 +37,7 @@ from .read import WRITE_BATCH_BYTES, is_padded, iter_batches, locate_rows
 from .rejects import insert as insert_rejects
 from .rejects import rejects_table
 from .sources import READ_ERRORS, read_failure, replaced_while_read
+from .target import Target
 from .testing import pause_point
 from .types import FILE_ID_COLUMN, ROW_HASH_COLUMN, FilePlan, LoadPlan, LoadResult, Reject
 from .validate import check_batch
@@ -49,15 +50,14 @@ log = logging.getLogger("data_processor.load")
 REPEATED_HEADER = "repeated header: a copy of the header row (files concatenated?), not data"
 
 
-def load_file(
-    engine: sa.Engine, writer: Writer, plan: LoadPlan, file: FilePlan, run_id: str = ""
-) -> LoadResult:
-    """Load ``file`` into ``plan.table``; a failed file leaves the table untouched and says why.
+def load_file(target: Target, plan: LoadPlan, file: FilePlan) -> LoadResult:
+    """Load ``file`` into the target's table as ``plan`` says, in the target's run; a failed file leaves the table
+    untouched and says why.
 
     Logs one INFO record saying how the file ended (fields: file, status, rows_read, rows_loaded, rows_rejected,
     bytes, seconds, and error when it failed); a transient database error propagates unlogged, to be retried.
     """
-    result = _load_file(engine, writer, plan, file, run_id)
+    result = _load_file(target, plan, file)
     if result.status == "failed":
         log.info("failed %s", result.error, extra=result_fields(result))
     elif result.status == "misfit":
@@ -73,18 +73,17 @@ def load_file(
     return result
 
 
-def _load_file(engine: sa.Engine, writer: Writer, plan: LoadPlan, file: FilePlan, run_id: str) -> LoadResult:
+def _load_file(target: Target, plan: LoadPlan, file: FilePlan) -> LoadResult:
     started = time.monotonic()
-    with database_errors(engine):
-        file_id = ledger.register(engine, plan.table, file.source.key)
+    file_id = ledger.register(target, file.source.key)
     try:
-        with database_errors(engine), engine.begin() as conn:  # driver errors of the commit and rollback too
-            ledger.hold(conn, plan.table, run_id)
+        with target.errors(), target.engine.begin() as conn:  # driver errors of the commit and rollback too
+            ledger.hold(conn, target)
             held = ledger.claim(conn, file_id, file)
             if held.unchanged:
                 return LoadResult(file.source.key, "skipped", bytes=file.source.size)
-            result, layout = _load_in_transaction(conn, writer, plan, file, file_id, held, started)
-            ledger.record_loaded(conn, file_id, file, result, run_id, layout)
+            result, layout = _load_in_transaction(conn, target.writer, plan, file, file_id, held, started)
+            ledger.record_loaded(conn, target, file_id, file, result, layout)
             pause_point("before-commit")
         return result
     except Misfit as exc:  # rolled back: the run widens the columns and loads the file again
@@ -105,18 +104,19 @@ def _load_file(engine: sa.Engine, writer: Writer, plan: LoadPlan, file: FilePlan
         error = str(FileChanged(file.source.key)) if replaced_while_read(exc) else \
             f"{file.source.key}: cannot parse as CSV: {exc}"
     try:
-        ledger.record_failed(engine, file_id, error, run_id)
-    except sa.exc.DBAPIError:
+        ledger.record_failed(target, file_id, error)
+    except DatabaseError:
         pass  # the database is gone; the failure is still reported to the caller
     return LoadResult(file.source.key, "failed", bytes=file.source.size, seconds=time.monotonic() - started, error=error)
 
 
-def remove_file(engine: sa.Engine, table_name: str, file_id: int) -> int:
+@raises_database_errors
+def remove_file(target: Target, file_id: int) -> int:
     """Delete a file's rows, rejects and ledger row in one transaction (the file is gone); returns rows deleted."""
-    table = sa.table(table_name, sa.column(FILE_ID_COLUMN))
-    with engine.begin() as conn:
+    table = sa.table(target.table, sa.column(FILE_ID_COLUMN))
+    with target.engine.begin() as conn:
         deleted = _delete_rows(conn, table, file_id)
-        _delete_rejects(conn, rejects_table(sa.MetaData(), table_name), file_id)
+        _delete_rejects(conn, rejects_table(sa.MetaData(), target.table), file_id)
         ledger.remove(conn, file_id)
     return deleted
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from .ledger import now
+from .db import raises_database_errors
 from .naming import shorten
+from .target import Target
 from .types import FILE_ID_COLUMN, Reject
 from .writers import ROW_ID_TYPE
 
@@ -47,9 +49,10 @@ def insert(conn: sa.Connection, table: sa.Table, target: str, file_id: int, key:
         )
 
 
-def clear(engine: sa.Engine, table: str) -> None:
-    """Delete every reject of ``table``: the table was dropped or emptied, and its loads with it."""
-    name = rejects_table_name(table)
-    if sa.inspect(engine).has_table(name):
-        with engine.begin() as conn:
+@raises_database_errors
+def clear(target: Target) -> None:
+    """Delete every reject of the target's table: the table was dropped or emptied, and its loads with it."""
+    name = rejects_table_name(target.table)
+    if sa.inspect(target.engine).has_table(name):
+        with target.engine.begin() as conn:
             conn.execute(sa.delete(sa.table(name)))

@@ -55,10 +55,13 @@ def plan_task(settings: Settings, fan_out: FanOut, found: Discovery) -> Plan:
 
 
 @task(name="apply", cache_policy=NO_CACHE, persist_result=False)
-def apply_task(the_plan: Plan) -> None:
-    """Create or widen the table (once, before any load); prune files no longer matched if asked."""
-    for change in apply(the_plan):
+def apply_task(the_plan: Plan) -> Plan:
+    """Create or widen the table (once, before any load); prune files no longer matched if asked. Returns the plan
+    as applied, which the load takes."""
+    applied = apply(the_plan)
+    for change in applied.changes:
         get_run_logger().info("schema: %s", change, extra={"event.action": "schema.change"})
+    return applied
 
 
 @flow(name="load-csv-folder", flow_run_name=run_name, log_prints=True)
@@ -134,8 +137,7 @@ def load_csv_folder(
     limits = ChildLimits(child_liveness, child_start_timeout, child_deadline, child_attempts)
     with fan_out_for(fanout, settings, found, child_deployment, db_concurrency_limit, bool(dest), limits) as fan_out, \
             locked(settings):
-        the_plan = plan_task(settings, fan_out, found)
-        apply_task(the_plan)
+        the_plan = apply_task(plan_task(settings, fan_out, found))
         summary = load(the_plan, fan_out, LoadProgress(table, the_plan.pending))
     payload = publish(summary)
     logger.info(summary_line(summary), extra={"event.action": "load.summary", **summary_fields(summary)})

@@ -201,8 +201,7 @@ import json, os
 from data_processor import Settings, apply, plan
 options = Settings(src=os.environ["SRC"], glob=os.environ["GLOB"], dest=os.environ["DEST_SQL"],
                    table=os.environ["TABLE"], null_values=("NO DATA!",))
-the_plan = plan(options)
-apply(the_plan)
+the_plan = apply(plan(options))
 print(json.dumps(the_plan.load_plan.for_file(the_plan.pending[0]).to_json()))
 """
 

@@ -35,8 +35,9 @@ def deployed(prefect_api):
                               env={**os.environ, "PREFECT_API_URL": prefect_api, "PREFECT_CLI_PROMPT": "false",
                                    "PWD": str(ROOT), "PREFECT": f"{sys.executable} -m prefect"})
         assert done.returncode == 0, f"scripts/deploy.sh failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    with get_client(sync_client=True) as client:
-        yield {d.name: d for d in client.read_deployments()}, client
+    with get_client(sync_client=True) as client:  # by flow and name: the tests' served child is load-csv-file/local
+        flows = {f.id: f.name for f in client.read_flows()}
+        yield {f"{flows[d.flow_id]}/{d.name}": d for d in client.read_deployments()}, client
 
 
 def test_the_readme_deploys_with_the_script_the_tests_run():
@@ -47,13 +48,15 @@ def test_the_readme_deploys_with_the_script_the_tests_run():
 
 def test_every_deployment_is_created(deployed):
     deployments, _ = deployed
-    assert {"certificates-quarterly", "recommendations-quarterly", "k8s", "local"} <= set(deployments)
+    assert {"load-csv-folder/certificates-quarterly", "load-csv-folder/recommendations-quarterly",
+            "load-csv-file/k8s", "sync-epc/epc-monthly", "load-csv-file/k8s-s3",
+            "load-csv-folder/local"} <= set(deployments)
 
 
 def test_the_parents_run_quarterly_in_london_on_their_own_queue(deployed):
     deployments, _ = deployed
     for name in ("certificates-quarterly", "recommendations-quarterly"):
-        d = deployments[name]
+        d = deployments[f"load-csv-folder/{name}"]
         (schedule,) = d.schedules
         assert schedule.schedule.cron.split()[3] == "1,4,7,10" and schedule.schedule.timezone == "Europe/London"
         assert d.work_pool_name == "data-processor-k8s" and d.work_queue_name == "parents"
@@ -65,19 +68,19 @@ def test_the_parents_run_quarterly_in_london_on_their_own_queue(deployed):
 
 def test_the_epc_sync_runs_monthly_in_london_from_object_storage(deployed):
     deployments, _ = deployed
-    sync = deployments["epc-monthly"]
+    sync = deployments["sync-epc/epc-monthly"]
     (schedule,) = sync.schedules
     assert schedule.schedule.cron == "0 6 2 * *" and schedule.schedule.timezone == "Europe/London"
     assert sync.work_pool_name == "data-processor-k8s-s3" and sync.work_queue_name == "parents"
     assert sync.parameters["to"].startswith("s3://") and "token" not in json.dumps(sync.parameters).lower()
-    child = deployments["k8s-s3"]
+    child = deployments["load-csv-file/k8s-s3"]
     assert sync.parameters["child_deployment"] == f"load-csv-file/{child.name}"
     assert child.work_pool_name == "data-processor-k8s-s3" and child.work_queue_name == "files"
 
 
 def test_the_child_is_capped_and_enqueues_on_its_own_queue(deployed):
     deployments, _ = deployed
-    child = deployments["k8s"]
+    child = deployments["load-csv-file/k8s"]
     assert child.work_queue_name == "files" and child.work_pool_name == "data-processor-k8s"
     assert child.global_concurrency_limit.limit == 4
     assert child.concurrency_options.collision_strategy.value == "ENQUEUE"
@@ -96,7 +99,7 @@ def test_the_kubernetes_pool_uses_the_repository_job_template(deployed):
 
 def test_the_local_deployment_points_at_the_checkout_it_was_deployed_from(deployed):
     deployments, _ = deployed
-    (step,) = deployments["local"].pull_steps
+    (step,) = deployments["load-csv-folder/local"].pull_steps
     assert step == {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}
 
 

@@ -28,8 +28,7 @@ def apply(db, *columns: ColumnPlan, first_file: str = "a.csv") -> list[str]:
     """Make ``db``'s table match a plan of ``columns``, as a run does: ledger first, then the DDL."""
     ledger.ensure_tables(db.engine)
     plan = LoadPlan(db.table, tuple(columns), ())
-    return ddl.apply(db.engine, plan, writer_for(db.engine.dialect.name), ddl.existing_columns(db.engine, db.table),
-                     first_file)
+    return ddl.apply(db.target(), plan, ddl.existing_columns(db.target()), first_file)
 
 
 def insert(db, **values) -> None:
@@ -58,9 +57,9 @@ def recorded_columns(db) -> list[tuple]:
 
 
 def test_a_new_table_has_every_type_and_reads_back_as_planned(db):
-    assert ddl.existing_columns(db.engine, db.table) is None
+    assert ddl.existing_columns(db.target()) is None
     assert apply(db, *EVERY_TYPE) == [f"created table {db.table} with 7 columns"]
-    assert ddl.existing_columns(db.engine, db.table) == {c.name: ColumnPlan(c.name, c.name, c.type, c.precision,
+    assert ddl.existing_columns(db.target()) == {c.name: ColumnPlan(c.name, c.name, c.type, c.precision,
                                                                               c.scale) for c in EVERY_TYPE}
     assert recorded_columns(db) == sorted((c.name, c.source, c.describe(), "a.csv") for c in EVERY_TYPE)
     inspector = sa.inspect(db.engine)
@@ -81,9 +80,9 @@ def test_values_round_trip_exactly(db):
 
 def test_is_empty(db):
     apply(db, ColumnPlan("v", "v", "integer"))
-    assert ddl.is_empty(db.engine, db.table)
+    assert ddl.is_empty(db.target())
     insert_text(db, "v", "1")
-    assert not ddl.is_empty(db.engine, db.table)
+    assert not ddl.is_empty(db.target())
 
 
 def test_a_column_in_a_later_file_is_added_and_recorded_once(db):
@@ -110,7 +109,7 @@ def test_integer_widens_to_bigint_then_decimal_then_text_keeping_every_value(db)
     before = "integer"
     for column, value in WIDENING:
         assert apply(db, column) == [f"widened column v: {before} \u2192 {column.describe()}"]
-        assert ddl.existing_columns(db.engine, db.table)["v"].describe() == column.describe()
+        assert ddl.existing_columns(db.target())["v"].describe() == column.describe()
         insert_text(db, "v", value)
         before = column.describe()
     assert db.rows("SELECT logical_type FROM data_processor_columns WHERE table_name = :t", t=db.table) == [("text",)]
@@ -155,7 +154,7 @@ def test_names_the_database_reserves_or_folds_are_quoted(db, name):
     assert apply(db, ColumnPlan(name, name, "text")) == [f"created table {db.table} with 1 column"]
     insert_text(db, name, "ok")
     assert db.rows(f"SELECT {db.q(name)} FROM {db.q(db.table)}") == [("ok",)]
-    assert list(ddl.existing_columns(db.engine, db.table)) == [name]
+    assert list(ddl.existing_columns(db.target())) == [name]
 
 
 def test_target_table_describes_the_plan_with_the_lineage_column():

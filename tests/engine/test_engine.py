@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from conftest import write
@@ -44,14 +45,14 @@ def test_the_stages_load_through_the_fan_out_they_are_given(db, src):
     write(src / "b.csv", "id,v\n3,z\n")
     fan_out = CountingFanOut()
     with locked(settings(db, src)):
-        the_plan = plan(settings(db, src), fan_out)
-        assert apply(the_plan) == [f"created table {db.table} with 2 columns"]
+        the_plan = apply(plan(settings(db, src), fan_out))
+        assert the_plan.changes == (f"created table {db.table} with 2 columns",)
         summary = load(the_plan, fan_out)
     assert sorted(fan_out.scanned) == sorted(fan_out.loaded) == ["a.csv", "b.csv"]
     assert (summary.count("loaded"), summary.rows_loaded, db.count()) == (2, 3, 3)
     again = CountingFanOut()
-    the_plan = plan(settings(db, src), again)
-    assert apply(the_plan) == [] and load(the_plan, again).count("skipped") == 2
+    the_plan = apply(plan(settings(db, src), again))
+    assert the_plan.changes == () and load(the_plan, again).count("skipped") == 2
     assert again.loaded == [] and db.count() == 3
 
 
@@ -65,8 +66,11 @@ def test_a_file_no_longer_matched_is_noted_by_plan_and_pruned_by_apply(db, src):
     assert db.count() == 2
     with locked(settings(db, src, prune=True)):
         the_plan = plan(settings(db, src, prune=True))
-        apply(the_plan)
-    assert [(p.key, p.reason) for p in the_plan.problems] == [("b.csv", "no longer matched: pruned, its 1 row deleted")]
+        applied = apply(the_plan)
+    assert [(p.key, p.reason) for p in applied.problems] == [("b.csv", "no longer matched: pruned, its 1 row deleted")]
+    assert (the_plan.applied, the_plan.pruned, applied.pruned) == (False, None, {"b.csv": 1})  # a new plan, not this
+    with pytest.raises(ValueError, match="takes the plan apply"):
+        load(the_plan)
     assert db.count() == 1
 
 
@@ -78,8 +82,7 @@ def test_a_file_that_only_ever_failed_and_is_gone_is_not_called_loaded_earlier(d
     notes = [(p.key, p.reason) for p in plan(settings(db, src)).problems]
     assert notes == [("bad.csv", "failed earlier, never loaded, and no longer matched: nothing of it is in the table")]
     with locked(settings(db, src, prune=True)):
-        the_plan = plan(settings(db, src, prune=True))
-        apply(the_plan)
+        the_plan = apply(plan(settings(db, src, prune=True)))
     assert [p.reason for p in the_plan.problems] == [
         "failed earlier, never loaded, and no longer matched: nothing of it is in the table; forgotten"]
     assert plan(settings(db, src)).problems == []  # the ledger no longer knows it

@@ -285,8 +285,7 @@ def test_the_same_file_loaded_twice_at_once_lands_once(db, src):
     write(src / "certificates.csv", header + "\n" + rows * 2000)
     options = Settings(src=str(src), glob="*.csv", dest=db.url, table=db.table)
     with locked(options):
-        the_plan = plan(options)
-        apply(the_plan)
+        the_plan = apply(plan(options))
     load_plan, file = the_plan.load_plan, the_plan.load_plan.files[0]
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda _: load_one(the_plan.target, load_plan, file, pauses=()), range(2)))
@@ -418,8 +417,7 @@ def test_a_gzip_truncated_between_the_plan_and_the_load_fails_its_file_in_one_li
     data = gzip.compress(b"id,v\n" + b"".join(b"%d,x\n" % i for i in range(50_000)))
     write(src / "b.csv.gz", data)
     write(src / "a.csv", "id,v\n1,a\n")
-    the_plan = plan(Settings(src=str(src), glob="*.csv*", dest=db.url, table=db.table))
-    apply(the_plan)
+    the_plan = apply(plan(Settings(src=str(src), glob="*.csv*", dest=db.url, table=db.table)))
     write(src / "b.csv.gz", data[:len(data) // 2])
     summary = load(the_plan)
     by_key = {r.key: r for r in summary.results}

@@ -420,7 +420,7 @@ def test_a_ledger_from_before_gets_its_etag_column(sqlite_db, src):
     assert sqlite_db.load(src).count("loaded") == 1
     with sqlite_db.engine.begin() as conn:
         conn.execute(sa.text("ALTER TABLE data_processor_files DROP COLUMN etag"))
-    assert ledger.entries(sqlite_db.engine, sqlite_db.table)["a.csv"].etag is None  # readable as it is
+    assert ledger.entries(sqlite_db.target())["a.csv"].etag is None  # readable as it is
     assert ledger.status_rows(sqlite_db.engine, sqlite_db.table)
     assert sqlite_db.load(src).count("skipped") == 1  # the run adds the column
     ledger.ensure_tables(sqlite_db.engine)  # and again: nothing to do

@@ -16,7 +16,6 @@ from pydantic import TypeAdapter
 from conftest import write
 from data_processor import ddl, ledger
 from data_processor import loader as load_module
-from data_processor.db import make_engine
 from data_processor.loader import load_file
 from data_processor.planning import FileScan, build_plan, scan_file
 from data_processor.sources import discover_source
@@ -39,14 +38,13 @@ def _scan(src: Path, key: str, table_columns) -> FileScan:
 
 def _load_verified(db, src: Path, key: str) -> LoadResult:
     """Plan ``key`` against the existing table (no statistics gathered) and load it, as the run would."""
-    engine, writer = make_engine(db.url)
-    existing = ddl.existing_columns(engine, db.table)
+    existing = ddl.existing_columns(db.target(RUN))
     scan = _scan(src, key, existing)
     assert scan.plan.verify and not scan.stats and not scan.plan.clean
     plan = build_plan(db.table, [scan], existing)
     assert {c.name: c.describe() for c in plan.columns} == {n: c.describe() for n, c in existing.items()}
-    ledger.take_over(engine, db.table, RUN)
-    return load_file(engine, writer, plan, scan.plan, RUN)
+    ledger.take_over(db.target(RUN))
+    return load_file(db.target(RUN), plan, scan.plan)
 
 
 @pytest.fixture
@@ -114,15 +112,13 @@ def test_rows_only_the_validating_path_handles_still_become_rejects(table, src):
 
 def test_a_file_with_a_column_the_table_lacks_is_scanned_in_full(table, src):
     write(src / "second.csv", "id,rating,extra\n3,4,5\n")
-    engine, _ = make_engine(table.url)
-    scan = _scan(src, "second.csv", ddl.existing_columns(engine, table.table))
+    scan = _scan(src, "second.csv", ddl.existing_columns(table.target()))
     assert not scan.plan.verify and scan.rows == 1 and scan.stats["extra"].integer
 
 
 def test_a_column_empty_in_new_files_keeps_the_existing_type(table, src):
     write(src / "second.csv", "id,rating\n3,\n")
-    engine, _ = make_engine(table.url)
-    existing = ddl.existing_columns(engine, table.table)
+    existing = ddl.existing_columns(table.target())
     plan = build_plan(table.table, [_scan(src, "second.csv", None)], existing)
     assert plan.column("rating").type == "integer"
 
