@@ -36,7 +36,7 @@ from .planning import FileScan, build_plan, check_table_name, check_width, liste
 from .sources import discover_source, display
 from .summary import Progress, RunSummary, quiet
 from .text import plural
-from .types import ColumnPlan, FilePlan, LoadPlan, LoadResult
+from .types import ColumnPlan, Failure, FilePlan, LoadPlan, LoadResult
 
 if TYPE_CHECKING:  # load workers import this package; pydantic would cost each ~0.3 s and ~9 MB (measured)
     from .settings import Settings
@@ -217,8 +217,9 @@ def _widen_and_reload(the_plan: Plan, misfits: list[LoadResult], fan_out: FanOut
     results = []
     for result in fan_out.load(wider, again, target):
         if result.status == "misfit":
-            result = LoadResult(result.key, "failed", bytes=result.bytes, error=f"{result.key}: its values "
-                                "outgrew the table's types again after widening (did it change during the run?)")
+            result = LoadResult(result.key, "failed", bytes=result.bytes, error=Failure(
+                result.key, "its values outgrew the table's types again after widening (did it change during the "
+                "run?)", kind="Misfit"))
         results.append(result)
         progress("loaded", result)
     return results, changes

@@ -10,12 +10,15 @@ The CLI maps the branches to exit codes: ``UsageError`` and ``ConfigError`` → 
 from __future__ import annotations
 
 from .text import plural
+from .types import Failure
 
 
-def about(file: str, message: str) -> str:
-    """``message`` as a sentence about ``file``: led by the file's name, unless it already is (an error of a file,
-    such as :class:`InputError`, names it itself). Every failed file's error is said this way, wherever it ends."""
-    return message if message.startswith(file) else f"{file}: {message}"
+def failure(file: str, exc: BaseException) -> Failure:
+    """``exc`` as the failure of ``file``: an error of a file (:class:`InputError`) keeps its line and reason as
+    they are; any other is its sentence. Every failed file's error becomes a :class:`Failure` here."""
+    if isinstance(exc, InputError):
+        return Failure(file, exc.reason, exc.line, type(exc).__name__)
+    return Failure.parse(file, str(exc), type(exc).__name__)
 
 
 class DataProcessorError(Exception):

@@ -17,13 +17,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from . import ledger, records
-from .errors import DatabaseDown, DataProcessorError, TransientDatabaseError, about
+from .errors import DatabaseDown, DataProcessorError, TransientDatabaseError, failure
 from .ledger import Entry
 from .loader import load_file
 from .planning import FileScan, scan_file
 from .retry import outage, retry_delays
 from .target import Target
-from .types import FilePlan, LoadPlan, LoadResult, SourceFile
+from .types import Failure, FilePlan, LoadPlan, LoadResult, SourceFile
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +91,7 @@ def as_result(key: str, function, *args):  # noqa: ANN001, ANN201 - returns what
     try:
         return function(*args)
     except DataProcessorError as exc:
-        error = str(exc)
-        return LoadResult(key, "failed", error=about(key, error))
+        return LoadResult(key, "failed", error=failure(key, exc))
 
 
 def recorded_result(target: Target, file: FilePlan) -> LoadResult | None:
@@ -107,7 +106,8 @@ def recorded_result(target: Target, file: FilePlan) -> LoadResult | None:
                           applied=row.applied or "", rows_inserted=row.rows_inserted or 0,
                           rows_deleted=row.rows_deleted or 0, rows_unchanged=row.rows_unchanged or 0)
     if row.status == "failed" and row.error and row.run_id == target.run_id:
-        return LoadResult(file.source.key, "failed", bytes=file.source.size, error=row.error)
+        return LoadResult(file.source.key, "failed", bytes=file.source.size,
+                          error=Failure.parse(file.source.key, row.error))
     return None
 
 

@@ -28,7 +28,7 @@ from .ddl import target_table
 from .diff import StoredRows, applied_as, row_hashes, row_layout
 from .errors import (
     DatabaseError, DataProcessorError, FileChanged, ReconciliationError, TableLockLost, TerminalDatabaseError,
-    TooManyRejects, TransientDatabaseError, about,
+    TooManyRejects, TransientDatabaseError, failure,
 )
 from .logs import result_fields
 from .null_markers import blankable, blanked
@@ -39,7 +39,7 @@ from .rejects import rejects_table
 from .sources import READ_ERRORS, read_failure, replaced_while_read
 from .target import Target
 from .testing import pause_point
-from .types import FILE_ID_COLUMN, ROW_HASH_COLUMN, FilePlan, LoadPlan, LoadResult, Reject
+from .types import FILE_ID_COLUMN, ROW_HASH_COLUMN, Failure, FilePlan, LoadPlan, LoadResult, Reject
 from .validate import check_batch
 from .verify import Misfit, Pipe, Verifier
 from .writers import RowsRefused, Writer, gone_table
@@ -93,18 +93,16 @@ def _load_file(target: Target, plan: LoadPlan, file: FilePlan) -> LoadResult:
         raise
     except TableLockLost as exc:  # the run holding the table now owns its ledger rows too: record nothing
         return LoadResult(file.source.key, "failed", bytes=file.source.size, seconds=time.monotonic() - started,
-                          error=about(file.source.key, str(exc)))
-    except DatabaseError as exc:
-        error = about(file.source.key, str(exc))
-    except DataProcessorError as exc:
-        error = about(file.source.key, str(exc))
+                          error=failure(file.source.key, exc))
+    except DataProcessorError as exc:  # a database error, or one of the file's
+        error = failure(file.source.key, exc)
     except READ_ERRORS as exc:  # the disk or the store, a truncated gzip, a bad zip member: as the scan says it
-        error = str(read_failure(file.source.key, exc, FileChanged(file.source.key)))
+        error = failure(file.source.key, read_failure(file.source.key, exc, FileChanged(file.source.key)))
     except pa.ArrowException as exc:  # a read error a reader wrapped is still the read error
-        error = str(FileChanged(file.source.key)) if replaced_while_read(exc) else \
-            f"{file.source.key}: cannot parse as CSV: {exc}"
+        error = failure(file.source.key, FileChanged(file.source.key)) if replaced_while_read(exc) else \
+            Failure(file.source.key, f"cannot parse as CSV: {exc}", kind=type(exc).__name__)
     try:
-        ledger.record_failed(target, file_id, error)
+        ledger.record_failed(target, file_id, str(error))
     except DatabaseError:
         pass  # the database is gone; the failure is still reported to the caller
     return LoadResult(file.source.key, "failed", bytes=file.source.size, seconds=time.monotonic() - started, error=error)

@@ -149,7 +149,9 @@ def result_fields(result: LoadResult) -> dict[str, Any]:
         fields.update(applied=result.applied, rows_inserted=result.rows_inserted, rows_deleted=result.rows_deleted,
                       rows_unchanged=result.rows_unchanged)
     if result.error is not None:
-        fields["error"] = result.error
+        fields["error"] = str(result.error)  # ECS error.message
+        if result.error.kind:
+            fields["error.type"] = result.error.kind
     return fields
 
 

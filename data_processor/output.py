@@ -33,7 +33,7 @@ from .planning import FileScan
 from .rejects import rejects_table_name
 from .summary import RunSummary
 from .text import plural, printable
-from .types import LoadResult
+from .types import Failure, LoadResult
 
 if TYPE_CHECKING:
     from .engine import Plan
@@ -47,8 +47,9 @@ FORMAT_ENV = "DATA_PROCESSOR_LOG_FORMAT"
 
 def summary_fields(summary: RunSummary) -> dict[str, Any]:
     """The run in numbers; ``failed`` lists every failed file, including matches that could not be read at all."""
-    failed = [{"file": r.key, "error": r.error} for r in summary.failed]
-    failed += [{"file": p.key, "error": p.reason} for p in summary.problems if p.fatal]
+    failures = [r.error or Failure(r.key, "failed") for r in summary.failed]
+    failures += [Failure(p.key, p.reason) for p in summary.problems if p.fatal]
+    failed = [{"file": f.file, "error": str(f), "line": f.line, "reason": f.reason} for f in failures]
     fields: dict[str, Any] = {
         "table": summary.table,
         "files_loaded": summary.count("loaded"),
@@ -219,7 +220,8 @@ class TextOutput:
             files.add_row(_cell(p.source.key), p.state, p.dialect.encoding, repr(p.dialect.delimiter),
                           f"{p.source.size:,}", the_plan.applied_as(p))
         for failure in the_plan.failures:
-            files.add_row(_cell(failure.key), "[red]unreadable[/]", "", "", _cell(failure.error or ""))
+            files.add_row(_cell(failure.key), "[red]unreadable[/]", "", "",
+                          _cell(failure.error.reason if failure.error else ""))
         out.print(files)
         for problem in the_plan.problems:
             out.print(problem_line(problem.key, problem.reason, False), markup=False)
@@ -395,8 +397,9 @@ class JsonOutput:
                       file=p.source.key, state=p.state, encoding=p.dialect.encoding, delimiter=p.dialect.delimiter,
                       bytes=p.source.size, applied=applied or None)
         for failure in the_plan.failures:
-            self.emit(self.out, logging.ERROR, "plan.file", f"{failure.key}: unreadable: {failure.error or ''}",
-                      file=failure.key, state="unreadable", error=failure.error)
+            reason = failure.error.reason if failure.error else ""
+            self.emit(self.out, logging.ERROR, "plan.file", f"{failure.key}: unreadable: {reason}",
+                      file=failure.key, state="unreadable", error=str(failure.error or ""))
         for problem in the_plan.problems:
             self._problem(problem.key, problem.reason, False)
         if not the_plan.load_plan.columns:

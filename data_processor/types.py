@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, get_args
@@ -142,6 +143,31 @@ class Reject:
 
 
 @dataclass(frozen=True)
+class Failure:
+    """Why a file failed, kept in parts (the file, the line when one row is to blame, the reason) so each reader
+    takes what it needs; ``str()`` is its one sentence, led by the file's name. ``kind``: the error's class
+    (``TooManyRejects``, ``DatabaseFull``, ``WorkerDied``…), for logs and dashboards."""
+
+    file: str
+    reason: str
+    line: int | None = None
+    kind: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file}, line {self.line}" if self.line is not None else self.file
+        return f"{where}: {self.reason}"
+
+    @classmethod
+    def parse(cls, file: str, sentence: str, kind: str = "") -> Failure:
+        """A sentence read back (from the ledger, or a Prefect state's message) as a failure of ``file``: taken
+        apart where it is led by the file's name, whole as the reason where it is not."""
+        led = re.fullmatch(rf"{re.escape(file)}(?:, line (\d+))?: (.*)", sentence, re.DOTALL)
+        if led is None:
+            return cls(file, sentence, None, kind)
+        return cls(file, led[2], int(led[1]) if led[1] else None, kind)
+
+
+@dataclass(frozen=True)
 class LoadResult:
     """How one file ended. rows_read == rows_loaded + rows_rejected for every loaded file."""
 
@@ -152,7 +178,7 @@ class LoadResult:
     rows_rejected: int = 0
     bytes: int = 0
     seconds: float = 0.0
-    error: str | None = None
+    error: Failure | None = None
     rejects_sample: tuple[Reject, ...] = field(default=())
     widen: tuple[ColumnPlan, ...] = ()
     """For a misfit: the planned columns the file needs wider, as they must become."""

@@ -17,13 +17,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from data_processor import FanOut, LocalProcesses, Settings
 from data_processor.discovery import Discovery
 from data_processor.engine import parallel_writers
-from data_processor.errors import about
 from data_processor.jobs import (
     ScanJob, ScanOutcome, forget_handoffs, handed_off, heard, recorded_result, scan_job_to_json,
 )
 from data_processor.target import Target
 from data_processor.text import plural
-from data_processor.types import FilePlan, LoadPlan, LoadResult
+from data_processor.types import Failure, FilePlan, LoadPlan, LoadResult
 from flows.children import ChildLimits, Children
 from flows.tasks import FileLoadFailed, load_file_task
 from flows.writer_slots import writer_slots
@@ -57,7 +56,9 @@ class PrefectThreads:
                 file = futures[future]
                 try:
                     yield future.result()
-                except Exception as exc:  # noqa: BLE001 - FileLoadFailed, or a transient error retried out
+                except FileLoadFailed as exc:
+                    error = exc.failure
+                except Exception as exc:  # noqa: BLE001 - a transient error retried out, or Prefect's own
                     error = reason(str(exc), file.source.key)
                     yield LoadResult(file.source.key, "failed", bytes=file.source.size, error=error)
 
@@ -107,8 +108,9 @@ class KubernetesPods:
             return handed if isinstance(handed, LoadResult) and handed.status == "misfit" else None
 
         def fail(key: str, error: str) -> LoadResult:
-            logger.error("%s: not loaded: %s", key, reason(error, key))
-            return LoadResult(key, "failed", bytes=by_key[key].source.size, error=reason(error, key))
+            failure = reason(error, key)
+            logger.error("%s: not loaded: %s", key, failure.reason)
+            return LoadResult(key, "failed", bytes=by_key[key].source.size, error=failure)
 
         logger.info("starting %s of %s", plural(len(files), "load run"), self.deployment)
         yield from self._children(settle, fail).watch(
@@ -151,7 +153,8 @@ def fan_out_for(fanout: str, settings: Settings, found: Discovery, child_deploym
         yield PrefectThreads(parallel_writers(settings.dest_url, settings.worker_count), db_limit, processes)
 
 
-def reason(message: str | None, key: str) -> str:
-    """The engine's own sentence from a failed run's or task's message, without Prefect's wrapping, naming the file."""
+def reason(message: str | None, key: str) -> Failure:
+    """The file's failure from a failed run's or task's message: the engine's own sentence without Prefect's
+    wrapping, taken apart (file, line, reason)."""
     text = (message or "no reason given").split(f"{FileLoadFailed.__name__}: ", 1)[-1]
-    return about(key, text)
+    return Failure.parse(key, text)

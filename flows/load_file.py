@@ -20,7 +20,7 @@ from data_processor.jobs import hand_off, heartbeat, scan_job_from_json, scan_on
 from data_processor.settings import Destination
 from data_processor.target import Target
 from data_processor.testing import pause_point
-from data_processor.types import LoadPlan, LoadResult
+from data_processor.types import Failure, LoadPlan, LoadResult
 from flows.options import DB_LIMIT
 from flows.tasks import FileLoadFailed, load_file_task
 
@@ -47,7 +47,7 @@ def load_csv_file(plan: dict | None = None, run_id: str = "", dest: str | None =
             outcome = scan_one(job)
             hand_off(target, outcome)
         if isinstance(outcome, LoadResult):  # the file could not be scanned
-            raise FileLoadFailed(outcome.error or f"{job.source.key}: cannot be scanned")
+            raise FileLoadFailed(outcome.error or Failure(job.source.key, "cannot be scanned"))
         return {"file": job.source.key, "state": outcome.plan.state, "rows": outcome.rows}
     if plan is None:
         raise ValueError("load-csv-file needs plan (to load a file) or scan (to scan one)")

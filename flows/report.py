@@ -11,7 +11,6 @@ from prefect.events import emit_event
 
 from data_processor import records
 from data_processor.discovery import Problem
-from data_processor.errors import about
 from data_processor.output import ScanTally, size_text, summary_fields
 from data_processor.rejects import rejects_table_name
 from data_processor.summary import RunSummary
@@ -104,8 +103,7 @@ def summary_from_payload(payload: dict) -> RunSummary:
 def failure_message(summary: RunSummary) -> str:
     """One paragraph naming each failed file and why (the run's state message, quoted by the alert)."""
     failed = summary_fields(summary)["failed"]
-    reasons = "; ".join(about(f["file"], f["error"] or "no reason given")
-                        for f in failed[:20]) + ("; …" if len(failed) > 20 else "")
+    reasons = "; ".join(f["error"] for f in failed[:20]) + ("; …" if len(failed) > 20 else "")
     return printable(f"{len(failed)} of {plural(len(summary.results), 'file')} failed to load into "
                      f"{summary.table}: {reasons}")
 
@@ -130,7 +128,8 @@ def publish(summary: RunSummary) -> dict:
         }
         for r in summary.results
     ]
-    if failed := [{"file": r.key, "error": r.error or ""} for r in summary.results if r.status == "failed"]:
+    if failed := [{"file": r.key, "line": r.error.line if r.error else None, "reason": r.error.reason if r.error
+                   else ""} for r in summary.results if r.status == "failed"]:
         create_table_artifact(failed, key=artifact_key(summary.table, "failed"),
                               description=f"**{summary.table}**: {plural(len(failed), 'file')} failed to load, and why")
     create_table_artifact(

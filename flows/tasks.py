@@ -20,7 +20,7 @@ from data_processor.output import result_line
 from data_processor.retry import retry_delays
 from data_processor.jobs import load_one
 from data_processor.target import Target
-from data_processor.types import LoadPlan, LoadResult
+from data_processor.types import Failure, LoadPlan, LoadResult
 from flows.writer_slots import writer_slots
 
 RETRY_DELAYS = list(retry_delays())
@@ -28,7 +28,15 @@ RETRY_DELAYS = list(retry_delays())
 
 
 class FileLoadFailed(Exception):
-    """A file failed for a reason a retry cannot fix; the message names the file, the line and the reason."""
+    """A file failed for a reason a retry cannot fix; the message names the file, the line and the reason, and
+    ``failure`` keeps them apart for the parent that ran the task in its own process."""
+
+    def __init__(self, failure: Failure) -> None:
+        self.failure = failure
+        super().__init__(str(failure))
+
+    def __reduce__(self) -> tuple:  # pickled whole (Prefect may), not rebuilt from the message alone
+        return type(self), (self.failure,)
 
 
 def is_transient(_task: object, _task_run: TaskRun, state: State) -> bool:
@@ -58,6 +66,6 @@ def load_file_task(key: str, plan: LoadPlan, target: Target, db_limit: str | Non
     with writer_slots(db_limit or "", 1, logger):
         result = load_one(target, plan, file, pauses=())
     if result.status == "failed":
-        raise FileLoadFailed(result.error or f"{key}: failed")
+        raise FileLoadFailed(result.error or Failure(key, "failed"))
     logger.info(result_line(result))
     return result

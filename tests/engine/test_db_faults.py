@@ -27,8 +27,8 @@ FAST_RETRIES = {"DATA_PROCESSOR_RETRY_DELAYS": "0.2,0.2"}
 
 
 @pytest.fixture
-def db_mariadb(tmp_path):
-    yield from _database("mariadb", MARIADB_URL, tmp_path)
+def db_mariadb(tmp_path, pytestconfig):
+    yield from _database("mariadb", MARIADB_URL, tmp_path, pytestconfig)
 
 
 def rows_file(path: Path, rows: int, start: int = 0) -> Path:

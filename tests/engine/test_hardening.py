@@ -141,7 +141,7 @@ def test_a_file_rewritten_during_its_load_is_rolled_back_never_a_mix(db, src, tm
     thread.join(120)
     result = outcome["summary"].results[0]
     if point == "batch-written":
-        assert result.status == "failed" and "changed during the load" in result.error
+        assert result.status == "failed" and "changed during the load" in str(result.error)
         assert db.count() == 0
     else:
         assert result.status == "loaded"
@@ -165,7 +165,7 @@ def test_a_file_changed_between_planning_and_loading_is_not_loaded(db, src, monk
 
     monkeypatch.setattr(jobs, "load_one", load_after_a_rewrite)
     result = db.load(src, workers=1).results[0]
-    assert result.status == "failed" and "changed during the load" in result.error
+    assert result.status == "failed" and "changed during the load" in str(result.error)
     assert db.count() == 0
 
 

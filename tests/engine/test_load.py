@@ -95,7 +95,7 @@ def test_too_many_bad_rows_fail_the_file_whole(db, src):
     summary = db.load(src, max_bad_rows=2)
     assert summary.exit_code == 1
     [failed] = summary.failed
-    assert failed.key == "bad.csv" and "3 bad rows exceed --max-bad-rows 2" in failed.error
+    assert failed.key == "bad.csv" and "3 bad rows exceed --max-bad-rows 2" in str(failed.error)
     assert db.count() == 1  # only good.csv; nothing of bad.csv
     assert db.scalar("SELECT status FROM data_processor_files WHERE file_key = 'bad.csv' AND table_name = :t",
                      t=db.table) == "failed"
@@ -299,7 +299,7 @@ def test_a_quote_never_closed_fails_the_file_naming_its_line(db, src):
     write(src / "b.csv", 'id,note\n5,12" lagging jacket\n6,"quoted ""and"" closed"\n')  # an inch mark is data
     summary = db.load(src)
     (failed,) = summary.failed
-    assert failed.key == "a.csv" and failed.error.startswith("a.csv, line 3: a quoted field opens on this line")
+    assert failed.key == "a.csv" and str(failed.error).startswith("a.csv, line 3: a quoted field opens on this line")
     assert db.rows(f"SELECT id, note FROM {db.q(db.table)} ORDER BY id") == [
         (5, '12" lagging jacket'), (6, 'quoted "and" closed')]
 
@@ -312,7 +312,7 @@ def test_a_truncated_gzip_fails_that_file_only(db, src):
     write(src / "ok.csv", "id,name\n1,a\n")
     summary = db.load(src, glob="*.csv*")
     (failed,) = summary.failed
-    assert failed.key == "cut.csv.gz" and "corrupt or truncated gzip" in failed.error
+    assert failed.key == "cut.csv.gz" and "corrupt or truncated gzip" in str(failed.error)
     assert db.count() == 1
 
 
@@ -422,7 +422,7 @@ def test_a_gzip_truncated_between_the_plan_and_the_load_fails_its_file_in_one_li
     summary = load(the_plan)
     by_key = {r.key: r for r in summary.results}
     assert by_key["a.csv"].status == "loaded" and by_key["b.csv.gz"].status == "failed"
-    assert by_key["b.csv.gz"].error.startswith("b.csv.gz: cannot read: corrupt or truncated gzip (")
+    assert str(by_key["b.csv.gz"].error).startswith("b.csv.gz: cannot read: corrupt or truncated gzip (")
     assert summary.exit_code == 1 and db.count() == 1
 
 

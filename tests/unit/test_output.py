@@ -16,7 +16,7 @@ from data_processor.output import (JsonOutput, ScanTally, TextOutput, problem_li
                                    size_text, summary_fields, summary_line)
 from data_processor.planning import FileScan
 from data_processor import Plan, RunSummary, Settings
-from data_processor.types import ColumnPlan, CsvDialect, FilePlan, LoadPlan, LoadResult, SourceFile
+from data_processor.types import ColumnPlan, CsvDialect, Failure, FilePlan, LoadPlan, LoadResult, SourceFile
 
 
 def loaded(key: str, rows: int, rejected: int = 0, size: int = 0, seconds: float = 0.0) -> LoadResult:
@@ -35,7 +35,7 @@ def summary(*results: LoadResult, problems=(), changes=(), seconds: float = 2.0,
          "t: 1 file loaded, 0 skipped (unchanged), 0 failed; 1 row loaded, 0 rejected; 2.0 s, 1.5 MB/s"),
         (summary(loaded("a", 1_000, 1), loaded("b", 234_567, 1_499), LoadResult("c", "skipped")),
          "t: 2 files loaded, 1 skipped (unchanged), 0 failed; 235,567 rows loaded, 1,500 rejected; 2.0 s, 0.0 MB/s"),
-        (summary(LoadResult("a", "failed", error="a: bad"), problems=[Problem("b", "unreadable", True),
+        (summary(LoadResult("a", "failed", error=Failure("a", "bad")), problems=[Problem("b", "unreadable", True),
                                                                        Problem("c", "a note", False)]),
          "t: 0 files loaded, 0 skipped (unchanged), 2 failed; 0 rows loaded, 0 rejected; 2.0 s, 0.0 MB/s"),
         (summary(loaded("a", 5, size=10), seconds=0.0),  # too quick to time: no division by zero
@@ -55,7 +55,7 @@ def test_summary_line(run, line):
         (loaded("a.csv", 1_234_567, 1, seconds=12.35), "loaded  a.csv: 1,234,567 rows, 1 rejected in 12.3 s"),
         (loaded("a.csv", 0), "loaded  a.csv: 0 rows in 0.0 s"),
         (LoadResult("a.csv", "skipped"), "skipped a.csv (unchanged since its last load)"),
-        (LoadResult("a.csv", "failed", error="a.csv, line 3: no header"), "FAILED  a.csv, line 3: no header"),
+        (LoadResult("a.csv", "failed", error=Failure("a.csv", "no header", 3)), "FAILED  a.csv, line 3: no header"),
         (loaded("new\nline.csv", 1), "loaded  new\\nline.csv: 1 row in 0.0 s"),  # cannot forge a line
         (loaded("\x1b]0;pwned\x07.csv", 1), "loaded  \\x1b]0;pwned\\x07.csv: 1 row in 0.0 s"),
         (loaded("tab\there\u2028.csv", 1), "loaded  tab\\there\\u2028.csv: 1 row in 0.0 s"),
@@ -81,13 +81,14 @@ def test_size_text(size, text):
 
 def test_summary_fields_list_every_failure_and_name_the_rejects_table():
     run = summary(loaded("a", 10, 2, size=4_000_000), LoadResult("b", "skipped"),
-                  LoadResult("c", "failed", error="c: bad"), problems=[Problem("d", "unreadable", True),
+                  LoadResult("c", "failed", error=Failure("c", "bad")), problems=[Problem("d", "unreadable", True),
                                                                      Problem("e", "gone", False)])
     assert summary_fields(run) == {
         "table": "t", "files_loaded": 1, "files_skipped": 1, "files_failed": 2, "rows_loaded": 10,
         "rows_rejected": 2, "rows_inserted": 0, "rows_deleted": 0, "rows_unchanged": 0, "files_diffed": 0,
         "seconds": 2.0, "mb_per_s": 2.0,
-        "failed": [{"file": "c", "error": "c: bad"}, {"file": "d", "error": "unreadable"}],
+        "failed": [{"file": "c", "error": "c: bad", "line": None, "reason": "bad"},
+                   {"file": "d", "error": "d: unreadable", "line": None, "reason": "unreadable"}],
         "exit_code": 1, "rejects_table": "t_rejects",
     }
     assert "rejects_table" not in summary_fields(summary(loaded("a", 1)))
@@ -114,7 +115,7 @@ def test_scan_tally_counts_files_and_bytes_and_says_each_tenth_once():
         milestones.append(tally.milestone())
     assert milestones == [True, True, True] and not tally.milestone()  # 50 %, 80 %, 95 %: each a new tenth
     assert tally.line() == "scanned 3 of 4 files (95.0 MB of 100.0 MB)"
-    tally.add(LoadResult("f3.csv", "failed", error="unreadable"))  # an unreadable file counts as scanned
+    tally.add(LoadResult("f3.csv", "failed", error=Failure("f3.csv", "unreadable")))  # an unreadable file: scanned
     assert tally.milestone() and tally.fields() == {"files_scanned": 4, "files_total": 4,
                                                     "bytes_scanned": 100_000_000, "bytes_total": 100_000_000}
 
@@ -135,7 +136,7 @@ def test_scan_tally_of_one_file():
 
 
 def test_text_summary_in_order(capsys):
-    run = summary(loaded("a.csv", 2, 1), LoadResult("c.csv", "failed", error="c.csv, line 2: bad"),
+    run = summary(loaded("a.csv", 2, 1), LoadResult("c.csv", "failed", error=Failure("c.csv", "bad", 2)),
                   problems=[Problem("old.csv", "loaded earlier, not matched now", False)],
                   changes=["added column extra (text)"])
     TextOutput().summary(run)
@@ -168,7 +169,7 @@ def example_prepared() -> Plan:
     file = FilePlan(source, CsvDialect("cp1252", ";"), "", ("Id",), ("id",), "changed")
     plan = LoadPlan("t", (ColumnPlan("id", "Id", "decimal", 5, 2),), (file,))
     return plan_of(plan, [FileScan(file)], Discovery([source], [Problem("x.fifo", "not a regular file", False)]),
-                   failures=[LoadResult("b.csv", "failed", error="b.csv: cannot read")], existing={})
+                   failures=[LoadResult("b.csv", "failed", error=Failure("b.csv", "cannot read"))], existing={})
 
 
 STATUS_ROWS = [
@@ -191,7 +192,7 @@ def test_text_plan(capsys):
     assert words(capsys.readouterr().out) == [
         "file state encoding delimiter size applied as",
         "[red]a.csv changed cp1252 ';' 1,234 new",
-        "b.csv unreadable b.csv: cannot read",
+        "b.csv unreadable cannot read",
         "note x.fifo: not a regular file",
         "existing table t",
         "header column type",
@@ -249,10 +250,11 @@ def test_json_a_clean_run_is_info():
 def test_json_file_results_and_errors_go_to_stderr():
     jo, out, err = json_output()
     jo.result(loaded("a.csv", 2, seconds=0.5))
-    jo.result(LoadResult("b.csv", "failed", error="b.csv: bad"))
+    jo.result(LoadResult("b.csv", "failed", error=Failure("b.csv", "bad", kind="TooManyRejects")))
     jo.error("Error: no such table", 2, table="t")
     assert out.getvalue() == ""
     first, failed, error = objects(err)
+    assert failed["error.type"] == "TooManyRejects" and "error.type" not in first
     assert (first["event.action"], first["log.level"], first["rows_loaded"], first["message"]) == (
         "load.file", "INFO", 2, "loaded  a.csv: 2 rows in 0.5 s")
     assert (failed["log.level"], failed["error.message"], failed["file.path"]) == ("ERROR", "b.csv: bad", "b.csv")
@@ -274,7 +276,7 @@ def test_json_plan_one_object_per_file_and_column():
     jo.plan(prepared)
     assert [(o["event.action"], o["message"]) for o in objects(out)] == [
         ("plan.file", "[red]a.csv: changed, cp1252, delimiter ';', 1,234 bytes, new"),
-        ("plan.file", "b.csv: unreadable: b.csv: cannot read"),
+        ("plan.file", "b.csv: unreadable: cannot read"),
         ("note", "note    x.fifo: not a regular file"),
         ("plan.column", "existing table t: Id -> id decimal(5,2)"),
     ]

@@ -12,7 +12,7 @@ from data_processor.infer import ColumnStats
 from data_processor.jobs import ScanJob, scan_job_from_json, scan_job_to_json
 from data_processor.ledger import Entry
 from data_processor.planning import FileScan
-from data_processor.types import ColumnPlan, CsvDialect, FilePlan, LoadPlan, LoadResult, Reject, SourceFile
+from data_processor.types import ColumnPlan, CsvDialect, Failure, FilePlan, LoadPlan, LoadResult, Reject, SourceFile
 
 SOURCE = SourceFile(Path("/data/a/certificates.csv"), "a/certificates.csv", 1234, etag='"abc"')
 FILE = FilePlan(SOURCE, CsvDialect("cp1252", ";", "gzip", 16 << 20), "f" * 64, ("LMK_KEY", "UPRN"),
@@ -25,8 +25,8 @@ RECORDS = [
     ScanJob("certificates", SOURCE, ("NO DATA!",), Entry(3, "loaded", 1000, "e" * 64, 6, '"abc"', "v1"), ("lmk_key",),
             1600, True),
     FileScan(FILE, 7, 1, {"uprn": ColumnStats(values=7, integer=False, int_digits=12, scale=2)}, 2),
-    LoadResult("a/certificates.csv", "failed", 9, 7, 2, 1234, 0.5, "a/certificates.csv, line 3: bad",
-               (Reject(3, "x;y", "bad"),), (ColumnPlan("uprn", "UPRN", "text"),), "diff", 1, 2, 6),
+    LoadResult("a/certificates.csv", "failed", 9, 7, 2, 1234, 0.5,
+               Failure("a/certificates.csv", "bad", 3, "InputError"), (Reject(3, "x;y", "bad"),), (ColumnPlan("uprn", "UPRN", "text"),), "diff", 1, 2, 6),
 ]
 
 
