@@ -55,12 +55,13 @@ class PrefectThreads:
             for future in as_completed(list(futures)):
                 file = futures[future]
                 try:
-                    yield future.result()
+                    result = future.result()
                 except FileLoadFailed as exc:
-                    error = exc.failure
+                    result = LoadResult(file.source.key, "failed", bytes=file.source.size, error=exc.failure)
                 except Exception as exc:  # noqa: BLE001 - a transient error retried out, or Prefect's own
-                    error = reason(str(exc), file.source.key)
-                    yield LoadResult(file.source.key, "failed", bytes=file.source.size, error=error)
+                    result = LoadResult(file.source.key, "failed", bytes=file.source.size,
+                                        error=reason(str(exc), file.source.key))
+                yield result
 
 
 class KubernetesPods:

@@ -91,7 +91,8 @@ def test_local_mode_names_the_failed_file_and_loads_the_rest(prefect_api, pg, sr
     with get_client(sync_client=True) as client:  # bad data is not worth a retry
         (failed,) = [a for a in client.read_latest_artifacts() if a.key == f"failed-{pg.table.replace('_', '-')}"]
         data = failed.data if isinstance(failed.data, list) else json.loads(failed.data)
-        assert [(r["file"], "expected 4 fields" in r["error"]) for r in data] == [("zz-bad/certificates.csv", True)]
+        assert [(r["file"], r["line"], "expected 4 fields" in r["reason"]) for r in data] == [
+            ("zz-bad/certificates.csv", None, True)]  # too many bad rows: the file fails, not one line of it
         (bad,) = client.read_task_runs(
             task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=["load zz-bad/certificates.csv"])),
             flow_run_filter=FlowRunFilter(id={"any_": [state.state_details.flow_run_id]}))
