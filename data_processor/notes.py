@@ -3,22 +3,38 @@ shorter than the header. Sentences for the user, built from the plan's facts (th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from .discovery import Problem
 from .text import plural
 
 if TYPE_CHECKING:
-    from .engine import Plan
+    from .planning import FileScan
+    from .settings import Settings
 
 
-def plan_notes(the_plan: Plan) -> list[Problem]:
+class PlanFacts(Protocol):
+    """What the notes read of a plan (``engine.Plan`` has it all); the notes need nothing else of the engine."""
+
+    settings: Settings
+    scans: Sequence[FileScan]
+    existing: Mapping | None
+    table_reset: bool
+    gone: Sequence[str]
+    pruned: Mapping[str, int] | None
+
+    @property
+    def held_gone(self) -> list[str]: ...
+
+
+def plan_notes(the_plan: PlanFacts) -> list[Problem]:
     """Notes on the ledger and the rows, in the order a reader wants them: the table, the files gone, the files
     with short rows, then files gone that never loaded. None is fatal."""
     return [*_reset(the_plan), *_held_gone(the_plan), *_short_rows(the_plan), *_never_loaded_gone(the_plan)]
 
 
-def _reset(the_plan: Plan) -> list[Problem]:
+def _reset(the_plan: PlanFacts) -> list[Problem]:
     if not the_plan.table_reset:
         return []
     state = "missing" if the_plan.existing is None else "empty"
@@ -26,7 +42,7 @@ def _reset(the_plan: Plan) -> list[Problem]:
                     "them again", False)]
 
 
-def _held_gone(the_plan: Plan) -> list[Problem]:
+def _held_gone(the_plan: PlanFacts) -> list[Problem]:
     held = the_plan.held_gone
     if held and not the_plan.settings.prune:
         verb = "is" if len(held) == 1 else "are"
@@ -39,7 +55,7 @@ def _held_gone(the_plan: Plan) -> list[Problem]:
                     False) for key in held]
 
 
-def _short_rows(the_plan: Plan) -> list[Problem]:
+def _short_rows(the_plan: PlanFacts) -> list[Problem]:
     notes = []
     for scan in the_plan.scans:
         if scan.short and scan.plan.state != "unchanged":
@@ -50,7 +66,7 @@ def _short_rows(the_plan: Plan) -> list[Problem]:
     return notes
 
 
-def _never_loaded_gone(the_plan: Plan) -> list[Problem]:
+def _never_loaded_gone(the_plan: PlanFacts) -> list[Problem]:
     held = set(the_plan.held_gone)
     pruned = the_plan.pruned
     return [Problem(key, "failed earlier, never loaded, and no longer matched: nothing of it is in the table"
