@@ -105,7 +105,8 @@ def _load_file(target: Target, plan: LoadPlan, file: FilePlan) -> LoadResult:
         ledger.record_failed(target, file_id, str(error))
     except DatabaseError:
         pass  # the database is gone; the failure is still reported to the caller
-    return LoadResult(file.source.key, "failed", bytes=file.source.size, seconds=time.monotonic() - started, error=error)
+    return LoadResult(file.source.key, "failed", bytes=file.source.size, seconds=time.monotonic() - started,
+                      error=error)
 
 
 @raises_database_errors

@@ -42,10 +42,23 @@ class RowsRefused(Exception):
         super().__init__(reason)
 
 
+STANDARD_TYPES: dict[LogicalType, sa.types.TypeEngine] = {
+    "integer": sa.Integer(),
+    "bigint": sa.BigInteger(),
+    "decimal": sa.Numeric(),
+    "double": sa.Double(),
+    "date": sa.Date(),
+    "timestamp": sa.DateTime(),
+    "text": sa.Text(),
+}
+"""SQLAlchemy's generic type for each logical type: what a database takes unless its writer says otherwise."""
+
+
 @dataclass(frozen=True)
 class Capabilities:
     name: str
-    type_names: dict[LogicalType, sa.types.TypeEngine] = field(repr=False)
+    type_names: dict[LogicalType, sa.types.TypeEngine] = field(default_factory=lambda: dict(STANDARD_TYPES),
+                                                              repr=False)
     max_identifier_bytes: int | None = 63
     parallel_writers: int | None = None
     """How many files may load at once (None: as many as --workers); SQLite has one writer."""

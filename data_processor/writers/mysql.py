@@ -26,8 +26,8 @@ from sqlalchemy.dialects import mysql as mysql_types
 
 from ..errors import DatabaseError, DatabaseFull, TableLocked, TerminalDatabaseError, TransientDatabaseError
 from . import (
-    Capabilities, RowsRefused, connection_invalidated, csv_bytes, driver_error, fetched_hashes, first_line,
-    no_copy_file, no_database_file, quoted_columns,
+    STANDARD_TYPES, Capabilities, RowsRefused, connection_invalidated, csv_bytes, driver_error, fetched_hashes,
+    first_line, no_copy_file, no_database_file, quoted_columns,
 )
 
 if TYPE_CHECKING:
@@ -39,15 +39,7 @@ CAPABILITIES = Capabilities(
     max_columns=1017,
     name="mysql",
     max_identifier_bytes=64,
-    type_names={
-        "integer": sa.Integer(),
-        "bigint": sa.BigInteger(),
-        "decimal": sa.Numeric(),
-        "double": sa.Double(),
-        "date": sa.Date(),
-        "timestamp": mysql_types.DATETIME(fsp=6),
-        "text": mysql_types.LONGTEXT(),
-    },
+    type_names={**STANDARD_TYPES, "timestamp": mysql_types.DATETIME(fsp=6), "text": mysql_types.LONGTEXT()},
 )
 
 _TRANSIENT_CODES = {1205, 1213, 2003, 2006, 2013, 1040, 1927}  # lock wait, deadlock, gone away, lost, too many

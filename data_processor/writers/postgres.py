@@ -42,15 +42,6 @@ CAPABILITIES = Capabilities(
     max_identifier_bytes=63,
     file_id_default=f"current_setting('{FILE_ID_SETTING}')::bigint",
     copy_file=True,
-    type_names={
-        "integer": sa.Integer(),
-        "bigint": sa.BigInteger(),
-        "decimal": sa.Numeric(),
-        "double": sa.Double(),
-        "date": sa.Date(),
-        "timestamp": sa.DateTime(),
-        "text": sa.Text(),
-    },
 )
 
 _TRANSIENT_CLASSES = ("08", "40", "53", "57")  # connection, rollback/deadlock, resources, operator intervention

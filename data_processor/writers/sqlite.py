@@ -41,15 +41,6 @@ CAPABILITIES = Capabilities(
     max_identifier_bytes=None,
     parallel_writers=1,
     overlapped_writes=False,
-    type_names={
-        "integer": sa.Integer(),
-        "bigint": sa.BigInteger(),
-        "decimal": sa.Numeric(),
-        "double": sa.Double(),
-        "date": sa.Date(),
-        "timestamp": sa.DateTime(),
-        "text": sa.Text(),
-    },
 )
 
 
