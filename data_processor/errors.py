@@ -26,6 +26,18 @@ class DataProcessorError(Exception):
 
     exit_code = 1
 
+    def __reduce__(self) -> tuple:
+        """Pickled with its parts (a worker process raises it, the run reads it): Python's default rebuilds an
+        exception by calling its class with the message alone, which fails for a class that takes its parts."""
+        return _rebuilt, (type(self), self.args, self.__dict__)
+
+
+def _rebuilt(kind: type[DataProcessorError], args: tuple, parts: dict) -> DataProcessorError:
+    error = kind.__new__(kind)
+    Exception.__init__(error, *args)
+    error.__dict__.update(parts)
+    return error
+
 
 # -- configuration and usage -------------------------------------------------------------------------------------
 

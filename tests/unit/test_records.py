@@ -26,7 +26,8 @@ RECORDS = [
             1600, True),
     FileScan(FILE, 7, 1, {"uprn": ColumnStats(values=7, integer=False, int_digits=12, scale=2)}, 2),
     LoadResult("a/certificates.csv", "failed", 9, 7, 2, 1234, 0.5,
-               Failure("a/certificates.csv", "bad", 3, "InputError"), (Reject(3, "x;y", "bad"),), (ColumnPlan("uprn", "UPRN", "text"),), "diff", 1, 2, 6),
+               Failure("a/certificates.csv", "bad", 3, "InputError"),
+               (Reject(3, "x;y", "bad"),), (ColumnPlan("uprn", "UPRN", "text"),), "diff", 1, 2, 6),
 ]
 
 

@@ -4,28 +4,10 @@ reason, wherever the sentence is built (the engine, a child's state message, the
 from __future__ import annotations
 
 from data_processor.discovery import Problem
-from data_processor.errors import DatabaseFull, InputError, TooManyRejects, WorkerDied, failure
 from data_processor.summary import RunSummary
 from data_processor.types import ColumnPlan, Failure, LoadResult, Reject
 from flows.fanout import reason
 from flows.report import failure_message, summary_from_payload, summary_payload
-
-
-def test_a_failure_keeps_its_parts_and_says_its_file_once():
-    assert failure("a.csv", InputError("a.csv", "bad quote", 3)) == Failure("a.csv", "bad quote", 3, "InputError")
-    assert str(Failure("a.csv", "bad quote", 3)) == "a.csv, line 3: bad quote"
-    assert failure("a.csv", TooManyRejects("a.csv", 3, 2, "bad")).kind == "TooManyRejects"
-    died = failure("a.csv", WorkerDied("a.csv"))  # its message already leads with the file
-    assert str(died).count("a.csv") == 1 and died.reason.startswith("a worker process died")
-    full = failure("a.csv", DatabaseFull("disk full", "postgresql://u:***@db/epc"))
-    assert (full.kind, str(full)) == ("DatabaseFull", f"a.csv: {DatabaseFull('disk full', 'postgresql://u:***@db/epc')}")
-
-
-def test_a_sentence_read_back_is_taken_apart_where_it_names_its_file():
-    assert Failure.parse("a.csv", "a.csv, line 12: bad\nquote") == Failure("a.csv", "bad\nquote", 12)
-    assert Failure.parse("a.csv", "a.csv: gone") == Failure("a.csv", "gone")
-    assert Failure.parse("a.csv", "no heartbeat") == Failure("a.csv", "no heartbeat")
-    assert Failure.parse("a.csv", "ab.csv: gone").reason == "ab.csv: gone"  # another file's name is not its own
 
 
 def test_a_childs_state_message_loses_prefects_wrapping_and_names_its_file():
