@@ -93,10 +93,11 @@ class InputError(DataProcessorError):
 class TooManyRejects(InputError):
     """More bad rows than --max-bad-rows: the file fails whole and nothing of it is committed."""
 
-    def __init__(self, file: str, rejected: int, limit: int, first_reason: str) -> None:
-        self.rejected, self.limit = rejected, limit
+    def __init__(self, file: str, rejected: int, limit: int, first_reason: str, first_line: int | None = None) -> None:
+        self.rejected, self.limit, self.first_line = rejected, limit, first_line
+        first = f"first, line {first_line}" if first_line is not None else "first"
         super().__init__(file, f"{plural(rejected, 'bad row')} exceed{'s' if rejected == 1 else ''} "
-                         f"--max-bad-rows {limit} (first: {first_reason})")
+                         f"--max-bad-rows {limit} ({first}: {first_reason})")
 
 
 class FileChanged(InputError):

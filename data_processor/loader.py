@@ -196,11 +196,11 @@ def _load_in_transaction(
                 writes.submit(write_isolating, (conn, writer, table, columns, stamped), written, kept, row_base,
                               kind)
             bases[kind] += batch.num_rows
-            _check_limit(file, plan, bad, ragged + repeated)
+            _check_limit(file, plan, bad, ragged, repeated)
     _check_unchanged(file, witness)
     if verifier is not None:
         verifier.check()
-    _check_limit(file, plan, bad, ragged + repeated)  # a file of nothing but ragged rows yields no batch
+    _check_limit(file, plan, bad, ragged, repeated)  # a file of nothing but ragged rows yields no batch
     if stored is not None:
         pause_point("diff-inserted")
         deleted = _delete_gone(conn, writer, table, file_id, stored)
@@ -401,11 +401,32 @@ def _check_unchanged(file: FilePlan, witness: Witness) -> None:
         raise FileChanged(file.source.key)
 
 
-def _check_limit(file: FilePlan, plan: LoadPlan, bad: tuple[dict[int, str], ...], ragged: list) -> None:
-    count = sum(map(len, bad)) + len(ragged)
+def _check_limit(file: FilePlan, plan: LoadPlan, bad: tuple[dict[int, str], dict[int, str]],
+                 ragged: list[tuple[str, str]], repeated: list[tuple[str, str]]) -> None:
+    count = sum(map(len, bad)) + len(ragged) + len(repeated)
     if count > plan.max_bad_rows:
-        first = next((rows[min(rows)] for rows in bad if rows), ragged[0][1] if ragged else "")
-        raise TooManyRejects(file.source.key, count, plan.max_bad_rows, first)
+        line, reason = _first_bad_row(file, plan, bad, ragged, repeated)
+        raise TooManyRejects(file.source.key, count, plan.max_bad_rows, reason, line)
+
+
+def _first_bad_row(file: FilePlan, plan: LoadPlan, bad: tuple[dict[int, str], dict[int, str]],
+                   ragged: list[tuple[str, str]], repeated: list[tuple[str, str]]) -> tuple[int | None, str]:
+    """The line and reason of the file's earliest bad row: the first of each kind is located, reading the file
+    only as far as the last of them (the file fails, so this pass replaces the one that locates every reject)."""
+    bad_rows, bad_padded = bad
+    kinds = (  # as locate_rows numbers them: well-formed, ragged, repeated header, padded
+        (min(bad_rows), bad_rows[min(bad_rows)]) if bad_rows else None,
+        (0, ragged[0][1]) if ragged else None,
+        (0, repeated[0][1]) if repeated else None,
+        (min(bad_padded), bad_padded[min(bad_padded)]) if bad_padded else None,
+    )
+    wanted = [{kind[0]} if kind else set() for kind in kinds]
+    located = locate_rows(file.source, file.dialect, len(file.columns), wanted[0], wanted[1], wanted[2], None,
+                          wanted[3], plan.null_padding)
+    found = [(located[k][kind[0]][0], kind[1]) for k, kind in enumerate(kinds) if kind and kind[0] in located[k]]
+    if found:
+        return min(found)
+    return None, next(kind[1] for kind in kinds if kind)  # not found again (the file changed): the reason alone
 
 
 def _locate(

@@ -79,6 +79,16 @@ def test_bad_rows_go_to_rejects_with_line_and_reason(db, src):
     ]
 
 
+def test_too_many_bad_rows_name_the_earliest_whatever_its_kind(db, src, tmp_path):
+    """Bad values, ragged rows and copies of the header are counted apart; the error names the one met first."""
+    write(src / "x.csv", "id,amount\n1,10\n\n2,\"twelve\"\n3\nid,amount\n4,30\n")
+    schema = write(tmp_path / "schema.yaml", "columns:\n  id: integer\n  amount: integer\n")
+    [failed] = db.load(src, schema_file=str(schema), max_bad_rows=2).failed
+    assert (failed.error.line, failed.error.kind) == (None, "TooManyRejects")  # the file fails whole
+    assert failed.error.reason.startswith("3 bad rows exceed --max-bad-rows 2 (first, line 4: ")
+    assert "twelve" in failed.error.reason and db.count() == 0
+
+
 def test_value_that_does_not_fit_an_explicit_schema_is_rejected(db, src, tmp_path):
     write(src / "x.csv", "id,amount\n1,10\n2,twelve\n3,30\n4,99999999999\n")
     schema = write(tmp_path / "schema.yaml", "columns:\n  id: integer\n  amount: integer\n")
@@ -95,7 +105,8 @@ def test_too_many_bad_rows_fail_the_file_whole(db, src):
     summary = db.load(src, max_bad_rows=2)
     assert summary.exit_code == 1
     [failed] = summary.failed
-    assert failed.key == "bad.csv" and "3 bad rows exceed --max-bad-rows 2" in str(failed.error)
+    assert failed.key == "bad.csv" and str(failed.error) == \
+        "bad.csv: 3 bad rows exceed --max-bad-rows 2 (first, line 3: expected 2 fields, found 1)"
     assert db.count() == 1  # only good.csv; nothing of bad.csv
     assert db.scalar("SELECT status FROM data_processor_files WHERE file_key = 'bad.csv' AND table_name = :t",
                      t=db.table) == "failed"
