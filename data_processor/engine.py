@@ -145,7 +145,7 @@ def plan(settings: Settings, fan_out: FanOut | None = None, progress: Progress =
         else:
             jobs.append(ScanJob(settings.table, source, settings.null_values, entry, table_columns,
                                 target.capabilities.max_columns, settings.null_padding))
-    for outcome in (fan_out or InProcess()).scan(jobs):
+    for outcome in (fan_out or InProcess()).scan(jobs, target):
         (scans if isinstance(outcome, FileScan) else failures).append(outcome)
         progress("scanned", outcome)
     scans.sort(key=lambda s: s.plan.source.key)

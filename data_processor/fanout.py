@@ -34,8 +34,8 @@ PRELOAD = ["data_processor.jobs", "psycopg2", "pyarrow.csv", "pyarrow.compute"]
 class FanOut(Protocol):
     """Runs per-file jobs somewhere; outcomes are yielded as they finish, in any order."""
 
-    def scan(self, jobs: list[ScanJob]) -> Iterator[ScanOutcome]:
-        """Scan each file: its statistics, or a failed result naming it."""
+    def scan(self, jobs: list[ScanJob], target: Target) -> Iterator[ScanOutcome]:
+        """Scan each file for ``target``'s run: its statistics, or a failed result naming it."""
         ...
 
     def load(self, plan: LoadPlan, files: list[FilePlan], target: Target) -> Iterator[LoadResult]:
@@ -46,7 +46,7 @@ class FanOut(Protocol):
 class InProcess:
     """One file after another in this process: the least memory, no start-up cost."""
 
-    def scan(self, jobs: list[ScanJob]) -> Iterator[ScanOutcome]:
+    def scan(self, jobs: list[ScanJob], target: Target) -> Iterator[ScanOutcome]:
         return (scan_one(job) for job in jobs)
 
     def load(self, plan: LoadPlan, files: list[FilePlan], target: Target) -> Iterator[LoadResult]:
@@ -82,7 +82,7 @@ class LocalProcesses:
             self._pool = None
             _stop_helpers()
 
-    def scan(self, jobs: list[ScanJob]) -> Iterator[ScanOutcome]:
+    def scan(self, jobs: list[ScanJob], target: Target) -> Iterator[ScanOutcome]:
         return self._map(scan_one, [(job.source.key, (job,)) for job in jobs], parallel=True)
 
     def load(self, plan: LoadPlan, files: list[FilePlan], target: Target) -> Iterator[LoadResult]:

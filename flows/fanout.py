@@ -3,6 +3,7 @@ deployment (one Kubernetes Job pod per file). Both follow ``data_processor.fanou
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,8 +38,8 @@ class PrefectThreads:
     def __init__(self, threads: int, db_limit: str, processes: LocalProcesses) -> None:
         self.threads, self.db_limit, self.processes = threads, db_limit, processes
 
-    def scan(self, jobs: list[ScanJob]) -> Iterator[ScanOutcome]:
-        return self.processes.scan(jobs)
+    def scan(self, jobs: list[ScanJob], target: Target) -> Iterator[ScanOutcome]:
+        return self.processes.scan(jobs, target)
 
     def load(self, plan: LoadPlan, files: list[FilePlan], target: Target) -> Iterator[LoadResult]:
         if not files:
@@ -73,28 +74,27 @@ class KubernetesPods:
     bounded number of times, and a file whose runs left no outcome fails, named, saying what happened.
     """
 
-    def __init__(self, deployment: str, target: Target, db_limit: str, pass_dest: bool, limits: ChildLimits) -> None:
+    def __init__(self, deployment: str, db_limit: str, pass_dest: bool, limits: ChildLimits) -> None:
         """``pass_dest``: give the child the URL as a parameter (stored with its run) instead of its DEST_SQL."""
-        self.deployment, self.target = deployment, target
-        self.db_limit, self.pass_dest, self.limits = db_limit, pass_dest, limits
+        self.deployment, self.db_limit, self.pass_dest, self.limits = deployment, db_limit, pass_dest, limits
         self.wave = 0
 
-    def scan(self, jobs: list[ScanJob]) -> Iterator[ScanOutcome]:
+    def scan(self, jobs: list[ScanJob], target: Target) -> Iterator[ScanOutcome]:
         if not jobs:
             return
         self.wave += 1
         by_key = {job.source.key: job for job in jobs}
 
         def settle(key: str, run: FlowRun) -> ScanOutcome | None:
-            return handed_off(self.target, key)
+            return handed_off(target, key)
 
         def fail(key: str, error: str) -> LoadResult:
             return LoadResult(key, "failed", bytes=by_key[key].source.size, error=reason(error, key))
 
         get_run_logger().info("starting %s of %s", plural(len(jobs), "scan run"), self.deployment)
-        yield from self._children(settle, fail).watch(
+        yield from self._children(target, settle, fail).watch(
             {key: {"scan": scan_job_to_json(job)} for key, job in by_key.items()})
-        forget_handoffs(self.target)
+        forget_handoffs(target)
 
     def load(self, plan: LoadPlan, files: list[FilePlan], target: Target) -> Iterator[LoadResult]:
         logger = get_run_logger()
@@ -114,31 +114,32 @@ class KubernetesPods:
             return LoadResult(key, "failed", bytes=by_key[key].source.size, error=failure)
 
         logger.info("starting %s of %s", plural(len(files), "load run"), self.deployment)
-        yield from self._children(settle, fail).watch(
+        yield from self._children(target, settle, fail).watch(
             {key: {"plan": plan.for_file(f).to_json()} for key, f in by_key.items()})
         forget_handoffs(target)
 
-    def _children(self, settle, fail) -> Children:  # noqa: ANN001 - see Children
-        return Children(self.limits, self.deployment, self._start, lambda: heard(self.target), settle, fail)
+    def _children(self, target: Target, settle, fail) -> Children:  # noqa: ANN001 - see Children
+        start = functools.partial(self._start, target)
+        return Children(self.limits, self.deployment, start, lambda: heard(target), settle, fail)
 
-    def _start(self, what: str, parameters: dict, attempt: int) -> uuid.UUID:
+    def _start(self, target: Target, what: str, parameters: dict, attempt: int) -> uuid.UUID:
         """Start one child run (returns at once). The key is the parent's run, the wave, the job and the attempt, not
         the parent's own attempt: a parent rescheduled (its pod lost) finds the children it started and watches them
         by the same rules (``flows.children``), instead of starting a second run per file."""
         parent = FlowRunContext.get().flow_run
-        parameters = parameters | {"run_id": self.target.run_id, "db_limit": self.db_limit,
+        parameters = parameters | {"run_id": target.run_id, "db_limit": self.db_limit,
                                    "heartbeat_seconds": self.limits.heartbeat}
         if self.pass_dest:
-            parameters["dest"] = self.target.dest
+            parameters["dest"] = target.dest
         kind = "scan " if "scan" in parameters else ""
         again = f" (run {attempt})" if attempt > 1 else ""
         child = run_deployment(
             self.deployment,
             parameters=parameters,
             timeout=0,
-            flow_run_name=f"{self.target.table}: {kind}{what}{again}",
+            flow_run_name=f"{target.table}: {kind}{what}{again}",
             idempotency_key=f"{parent.id}:{self.wave}:{kind}{what}:{attempt}",
-            tags=["data-processor", f"table:{self.target.table}"],
+            tags=["data-processor", f"table:{target.table}"],
         )
         return child.id
 
@@ -148,7 +149,7 @@ def fan_out_for(fanout: str, settings: Settings, found: Discovery, child_deploym
                 pass_dest: bool, limits: ChildLimits) -> Iterator[FanOut]:
     """The fan-out the ``fanout`` parameter names, ready for the run (a local pool started, its imports under way)."""
     if fanout == "kubernetes":
-        yield KubernetesPods(child_deployment, Target.of(settings), db_limit, pass_dest, limits)
+        yield KubernetesPods(child_deployment, db_limit, pass_dest, limits)
         return
     with LocalProcesses(settings.worker_count, found.files) as processes:
         yield PrefectThreads(parallel_writers(settings.dest_url, settings.worker_count), db_limit, processes)

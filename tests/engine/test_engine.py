@@ -22,9 +22,9 @@ class CountingFanOut(InProcess):
         self.scanned: list[str] = []
         self.loaded: list[str] = []
 
-    def scan(self, jobs):
+    def scan(self, jobs, target):
         self.scanned += [job.source.key for job in jobs]
-        return super().scan(jobs)
+        return super().scan(jobs, target)
 
     def load(self, plan, files, target):
         self.loaded += [f.source.key for f in files]
