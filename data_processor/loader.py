@@ -403,30 +403,13 @@ def _check_unchanged(file: FilePlan, witness: Witness) -> None:
 
 def _check_limit(file: FilePlan, plan: LoadPlan, bad: tuple[dict[int, str], dict[int, str]],
                  ragged: list[tuple[str, str]], repeated: list[tuple[str, str]]) -> None:
+    """Fail the file once its bad rows exceed ``--max-bad-rows``, naming the earliest: the first of each kind is
+    located as the rejects are (the file fails, so this pass stands in for the one that would locate them all)."""
     count = sum(map(len, bad)) + len(ragged) + len(repeated)
     if count > plan.max_bad_rows:
-        line, reason = _first_bad_row(file, plan, bad, ragged, repeated)
-        raise TooManyRejects(file.source.key, count, plan.max_bad_rows, reason, line)
-
-
-def _first_bad_row(file: FilePlan, plan: LoadPlan, bad: tuple[dict[int, str], dict[int, str]],
-                   ragged: list[tuple[str, str]], repeated: list[tuple[str, str]]) -> tuple[int | None, str]:
-    """The line and reason of the file's earliest bad row: the first of each kind is located, reading the file
-    only as far as the last of them (the file fails, so this pass replaces the one that locates every reject)."""
-    bad_rows, bad_padded = bad
-    kinds = (  # as locate_rows numbers them: well-formed, ragged, repeated header, padded
-        (min(bad_rows), bad_rows[min(bad_rows)]) if bad_rows else None,
-        (0, ragged[0][1]) if ragged else None,
-        (0, repeated[0][1]) if repeated else None,
-        (min(bad_padded), bad_padded[min(bad_padded)]) if bad_padded else None,
-    )
-    wanted = [{kind[0]} if kind else set() for kind in kinds]
-    located = locate_rows(file.source, file.dialect, len(file.columns), wanted[0], wanted[1], wanted[2], None,
-                          wanted[3], plan.null_padding)
-    found = [(located[k][kind[0]][0], kind[1]) for k, kind in enumerate(kinds) if kind and kind[0] in located[k]]
-    if found:
-        return min(found)
-    return None, next(kind[1] for kind in kinds if kind)  # not found again (the file changed): the reason alone
+        firsts = tuple({min(rows): rows[min(rows)]} if rows else {} for rows in bad)
+        first = _locate(file, plan, firsts, ragged[:1], repeated[:1])[0]
+        raise TooManyRejects(file.source.key, count, plan.max_bad_rows, first.reason, first.line)
 
 
 def _locate(

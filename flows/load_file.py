@@ -11,11 +11,11 @@ and skips content it already holds. While it works the run sends heartbeats thro
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict
 
 from prefect import flow
 from prefect.context import FlowRunContext
 
+from data_processor import records
 from data_processor.jobs import hand_off, heartbeat, scan_job_from_json, scan_one
 from data_processor.settings import Destination
 from data_processor.target import Target
@@ -59,7 +59,7 @@ def load_csv_file(plan: dict | None = None, run_id: str = "", dest: str | None =
         result = load_file_task(key=file.source.key, plan=load_plan, target=target, db_limit=db_limit)
     if result.status == "misfit":
         hand_off(target, result)
-    return asdict(result) | {"rejects_sample": [asdict(r) for r in result.rejects_sample]}
+    return records.to_data(result)
 
 
 if __name__ == "__main__":

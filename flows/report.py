@@ -128,8 +128,7 @@ def publish(summary: RunSummary) -> dict:
         }
         for r in summary.results
     ]
-    if failed := [{"file": r.key, "line": r.error.line if r.error else None, "reason": r.error.reason if r.error
-                   else ""} for r in summary.results if r.status == "failed"]:
+    if failed := [{key: f[key] for key in ("file", "line", "reason")} for f in payload["failed"]]:
         create_table_artifact(failed, key=artifact_key(summary.table, "failed"),
                               description=f"**{summary.table}**: {plural(len(failed), 'file')} failed to load, and why")
     create_table_artifact(
